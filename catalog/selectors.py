@@ -1,0 +1,92 @@
+"""Reads of the catalog shared by the till, the API, the admin and imports."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from catalog import gtin
+from catalog.models import Product, ProductBarcode
+from supermarket.money import money, quantity
+
+
+class UnknownCode(LookupError):
+    """A well-formed code that no product carries."""
+
+
+class InactiveProduct(LookupError):
+    """The code belongs to a product that is no longer sold."""
+
+    def __init__(self, product: Product):
+        self.product = product
+        super().__init__(_("%(name)s is inactive and cannot be sold.") % {"name": product.name})
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a code means: which product, how many units, and an embedded line amount if the label carries one."""
+
+    product: Product
+    code: str
+    quantity: Decimal
+    amount: Decimal | None = None
+
+
+def _variable_measure(code: str) -> Scan | None:
+    layout = settings.CATALOG_VARIABLE_MEASURE.get(code[:2])
+    if layout is None:
+        return None
+    item = code[slice(*layout["item"])]
+    value = Decimal(code[slice(*layout["value"])]).scaleb(-layout["decimals"])
+    product = (
+        Product.objects.select_related("category")
+        .filter(Q(store_code=item) | Q(store_code=item.lstrip("0") or "0"))
+        .first()
+    )
+    if product is None:
+        raise UnknownCode(_("Scale label %(code)s: no product has store code %(item)s.") % {"code": code, "item": item})
+    if layout["kind"] == "weight":
+        return Scan(product=product, code=code, quantity=quantity(value), amount=money(value * product.selling_price))
+    if product.sold_by_weight and product.selling_price:
+        return Scan(product=product, code=code, quantity=quantity(value / product.selling_price), amount=money(value))
+    return Scan(product=product, code=code, quantity=Decimal(1), amount=money(value))
+
+
+def product_lookup(code: str, *, include_inactive: bool = False) -> Scan:
+    """Resolve a scanned or typed code to a Scan.
+
+    Accepts every barcode the catalog knows (extra barcodes count their pack
+    quantity), store codes, and GS1 variable-measure scale labels. Raises
+    gtin.InvalidCode for a malformed code, UnknownCode for a valid one no
+    product carries, InactiveProduct unless include_inactive.
+    """
+    normalized = gtin.normalize(code)
+    scan = None
+    if gtin.is_variable_measure(normalized):
+        scan = _variable_measure(normalized)
+    if scan is None:
+        product = (
+            Product.objects.select_related("category").filter(Q(barcode=normalized) | Q(store_code=normalized)).first()
+        )
+        if product is not None:
+            scan = Scan(product=product, code=normalized, quantity=Decimal(1))
+        else:
+            extra = ProductBarcode.objects.select_related("product__category").filter(barcode=normalized).first()
+            if extra is None:
+                raise UnknownCode(_("No product has the code %(code)s.") % {"code": normalized})
+            scan = Scan(product=extra.product, code=normalized, quantity=Decimal(extra.pack_quantity))
+    if not scan.product.active and not include_inactive:
+        raise InactiveProduct(scan.product)
+    return scan
+
+
+def product_search(text: str, *, limit: int = 20) -> QuerySet[Product]:
+    """Active products whose name, English name or store code contains text (items without a barcode)."""
+    text = text.strip()
+    return (
+        Product.objects.filter(active=True)
+        .filter(Q(name__icontains=text) | Q(name_en__icontains=text) | Q(store_code__iexact=text))
+        .order_by("name")[:limit]
+    )

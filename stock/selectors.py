@@ -1,0 +1,58 @@
+"""Reads of stock shared by the till, the admin, reports and checks."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from stock.models import StockLevel, StockMovement
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class LedgerMismatch:
+    product_id: int
+    location_id: int
+    lot_id: int | None
+    on_hand: Decimal
+    ledger_sum: Decimal
+
+
+def ledger_mismatches() -> list[LedgerMismatch]:
+    """Every (product, location, lot) whose on_hand differs from the sum of its movements."""
+    sums = {
+        (r["product_id"], r["location_id"], r["lot_id"]): r["total"]
+        for r in StockMovement.objects.order_by()
+        .values("product_id", "location_id", "lot_id")
+        .annotate(total=Sum("quantity"))
+    }
+    mismatches = []
+    for level in StockLevel.objects.values("product_id", "location_id", "lot_id", "on_hand").iterator(chunk_size=5000):
+        key = (level["product_id"], level["location_id"], level["lot_id"])
+        total = sums.pop(key, ZERO)
+        if total != level["on_hand"]:
+            mismatches.append(LedgerMismatch(*key, on_hand=level["on_hand"], ledger_sum=total))
+    # Movements with no level row at all.
+    mismatches += [LedgerMismatch(*key, on_hand=ZERO, ledger_sum=total) for key, total in sums.items() if total]
+    return mismatches
+
+
+def on_hand_subquery(location=None):
+    """Subquery giving a product's total on-hand (optionally at one location), for annotations."""
+    levels = StockLevel.objects.filter(product=OuterRef("pk"))
+    if location is not None:
+        levels = levels.filter(location=location)
+    total = levels.order_by().values("product").annotate(total=Sum("on_hand")).values("total")
+    return Coalesce(Subquery(total), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=3))
+
+
+def on_hand_by_location(product) -> QuerySet:
+    """Rows of location code, name and on-hand for one product, read from the database of record."""
+    return (
+        StockLevel.objects.filter(product=product)
+        .values("location__code", "location__name")
+        .annotate(on_hand=Sum("on_hand"))
+        .order_by("location__code")
+    )

@@ -1,0 +1,222 @@
+"""Settings for the supermarket system.
+
+Everything comes from the environment (see .env.example). With nothing set
+the system runs on the embedded default: a SQLite file, a local-memory cache
+and background jobs run inline. DATABASE_URL=postgres://... and
+REDIS_URL=redis://... give the production shape.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str = "False") -> bool:
+    value = os.getenv(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def envint(name: str, default: str) -> int:
+    value = os.getenv(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG")
+DATABASE_URL = os.getenv("DATABASE_URL", "")
+REPLICA_DATABASE_URL = os.getenv("REPLICA_DATABASE_URL", "")
+REDIS_URL = os.getenv("REDIS_URL", "")
+EMBEDDED = not DATABASE_URL
+
+SECRET_KEY = os.getenv("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not (EMBEDDED or DEBUG):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Production (DATABASE_URL set, DEBUG off) refuses to start "
+            "without it; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    SECRET_KEY = "embedded-demo-only-not-secret"
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_rq",
+    "import_export",
+    "simple_history",
+    "catalog",
+    "stock",
+    "checkout",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "supermarket.urls"
+WSGI_APPLICATION = "supermarket.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# Databases -----------------------------------------------------------------
+if EMBEDDED:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.getenv("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+else:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", "60"), conn_health_checks=True
+        )
+    }
+    if REPLICA_DATABASE_URL:
+        DATABASES["replica"] = dj_database_url.parse(
+            REPLICA_DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", "60"), conn_health_checks=True
+        )
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+        DATABASE_ROUTERS = ["supermarket.db_router.PrimaryReplicaRouter"]
+        MIDDLEWARE.insert(0, "supermarket.db_router.PrimaryPinMiddleware")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache and background jobs ---------------------------------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.getenv("CACHE_KEY_PREFIX", "sm"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Without Redis, jobs run inline after commit (supermarket.jobs.enqueue); RQ's
+# own synchronous mode still wants a Redis connection, so it is not used here.
+JOBS_INLINE = not REDIS_URL
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (("default", 600), ("reports", 1800), ("forecasts", 3600))
+}
+RQ = {"COMMIT_MODE": "auto"}
+
+# Auth --------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# Language, time and money --------------------------------------------------------
+LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "zh-hans")
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.getenv("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+CURRENCY_SYMBOL = "¥"
+
+# Static files ---------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_AUTOREFRESH = DEBUG
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "supermarket.storage.StaticStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+# Production hardening (values only; the shape is the same everywhere) ---------------
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "False")
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "False")
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "False")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Domain settings ----------------------------------------------------------------------
+# May a sale take on-hand below zero? The default refuses with a clear message.
+STOCK_ALLOW_NEGATIVE_SALES = envbool("STOCK_ALLOW_NEGATIVE_SALES", "False")
+# Store-assigned codes (loose produce, PLU numbers) accepted besides GTINs.
+CATALOG_STORE_CODE_REGEX = os.getenv("CATALOG_STORE_CODE_REGEX", r"^(?:\d{4,5}|[A-Z]{1,3}\d{1,9})$")
+# GS1 variable-measure layouts by two-digit prefix (20-29). Each says what the
+# value digits carry: "price" (yuan) or "weight" (kg), and where they stand.
+CATALOG_VARIABLE_MEASURE = {
+    "20": {"kind": "price", "item": (2, 7), "value": (7, 12), "decimals": 2},
+    "21": {"kind": "price", "item": (2, 7), "value": (7, 12), "decimals": 2},
+    "22": {"kind": "price", "item": (2, 7), "value": (7, 12), "decimals": 2},
+    "23": {"kind": "weight", "item": (2, 7), "value": (7, 12), "decimals": 3},
+    "24": {"kind": "weight", "item": (2, 7), "value": (7, 12), "decimals": 3},
+    "25": {"kind": "weight", "item": (2, 7), "value": (7, 12), "decimals": 3},
+    "28": {"kind": "price", "item": (2, 7), "value": (7, 12), "decimals": 2},
+    "29": {"kind": "weight", "item": (2, 7), "value": (7, 12), "decimals": 3},
+}
+DEFAULT_TAX_RATE = Decimal("13.00")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
