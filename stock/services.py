@@ -10,14 +10,16 @@ deadlock; they are then changed in one UPDATE with F() so no update is lost.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Case, F, Sum, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Product
@@ -48,12 +50,31 @@ class InsufficientStock(Exception):
         )
 
 
+class ExpiredStock(InsufficientStock):
+    """Enough stock is there only if expired lots are sold; refused unless a manager allows it."""
+
+    def __init__(self, *, product: Product, location: Location, available: Decimal, requested: Decimal, lots):
+        super().__init__(product=product, location=location, available=available, requested=requested)
+        self.lots = lots
+        self.args = (
+            _("Only expired stock of %(product)s is left at %(location)s (lot %(lots)s): a manager must approve.")
+            % {"product": product.name, "location": location.name, "lots": ", ".join(str(lot) for lot in lots)},
+        )
+
+
 @dataclass(frozen=True)
 class Move:
+    """A signed change of one product at one location. A negative move of a lot-tracked product with
+    no lot given takes from the lot that expires first (FEFO)."""
+
     product: Product
     location: Location
     quantity: Decimal
     lot: Lot | None = None
+
+    @property
+    def takes_fefo(self) -> bool:
+        return self.quantity < 0 and self.lot is None and self.product.lot_tracked
 
 
 def _key(product_id, location_id, lot_id):
@@ -66,9 +87,17 @@ def _negative_allowed(kind: str, allow_negative: bool | None) -> bool:
     return kind == MovementKind.SALE and settings.STOCK_ALLOW_NEGATIVE_SALES
 
 
-def _lock_levels(keys: Iterable[tuple]) -> dict[tuple, StockLevel]:
-    """Create missing level rows, then lock all of them in primary-key order."""
-    keys = set(keys)
+def _move_key(move: Move) -> tuple:
+    return _key(move.product.pk, move.location.pk, move.lot.pk if move.lot else None)
+
+
+def _lock_levels(moves: Sequence[Move]) -> dict[tuple, StockLevel]:
+    """Create missing level rows, then lock every row the moves touch in primary-key order.
+
+    For a FEFO move that is every lot of the product at the location, plus its no-lot row.
+    """
+    fefo_pairs = {(m.product.pk, m.location.pk) for m in moves if m.takes_fefo}
+    keys = {_move_key(m) for m in moves if not m.takes_fefo} | {(p, loc, None) for p, loc in fefo_pairs}
     StockLevel.objects.bulk_create(
         [StockLevel(product_id=p, location_id=loc, lot_id=lot) for p, loc, lot in keys],
         ignore_conflicts=True,
@@ -76,9 +105,60 @@ def _lock_levels(keys: Iterable[tuple]) -> dict[tuple, StockLevel]:
     candidates = StockLevel.objects.filter(
         product_id__in={k[0] for k in keys}, location_id__in={k[1] for k in keys}
     ).values_list("pk", "product_id", "location_id", "lot_id")
-    pks = [pk for pk, *key in candidates if tuple(key) in keys]
-    levels = StockLevel.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    pks = [pk for pk, *key in candidates if tuple(key) in keys or tuple(key[:2]) in fefo_pairs]
+    levels = StockLevel.objects.select_for_update(of=("self",)).select_related("lot").filter(pk__in=pks).order_by("pk")
     return {_key(lv.product_id, lv.location_id, lv.lot_id): lv for lv in levels}
+
+
+def _expiry_order(level: StockLevel) -> tuple:
+    expiry = level.lot.expiry_date if level.lot and level.lot.expiry_date else date.max
+    return (level.lot is None, expiry, level.pk)
+
+
+def _allocate_fefo(
+    moves: Sequence[Move], levels: dict[tuple, StockLevel], allow_expired: bool, negative_ok: bool
+) -> list[Move]:
+    """Split each FEFO move over the product's lots, earliest expiry first; stock without a lot comes last.
+
+    Expired lots are taken only when allow_expired; if they are all that is left, ExpiredStock is raised.
+    """
+    today = timezone.localdate()
+    remaining = {key: level.on_hand for key, level in levels.items()}
+    result = []
+    for move in moves:
+        if not move.takes_fefo:
+            result.append(move)
+            continue
+        candidates = sorted(
+            (lv for key, lv in levels.items() if key[:2] == (move.product.pk, move.location.pk)),
+            key=_expiry_order,
+        )
+        expired = [lv for lv in candidates if lv.lot and lv.lot.expiry_date and lv.lot.expiry_date < today]
+        usable = [lv for lv in candidates if allow_expired or lv not in expired]
+        wanted = -move.quantity
+        for level in usable:
+            key = _key(level.product_id, level.location_id, level.lot_id)
+            take = min(wanted, max(remaining[key], Decimal(0)))
+            if take > 0:
+                result.append(Move(move.product, move.location, -take, level.lot))
+                remaining[key] -= take
+                wanted -= take
+        if wanted > 0:
+            expired_left = sum(
+                (remaining[_key(lv.product_id, lv.location_id, lv.lot_id)] for lv in expired), Decimal(0)
+            )
+            if expired and not allow_expired and expired_left >= wanted and not negative_ok:
+                raise ExpiredStock(
+                    product=move.product,
+                    location=move.location,
+                    available=-move.quantity - wanted,
+                    requested=-move.quantity,
+                    lots=[lv.lot for lv in expired],
+                )
+            # Not enough: the no-lot row takes the rest, and the usual floor check below refuses it if it must.
+            result.append(Move(move.product, move.location, -wanted, None))
+            remaining[_key(move.product.pk, move.location.pk, None)] -= wanted
+    return result
 
 
 @transaction.atomic
@@ -90,14 +170,17 @@ def stock_move_batch(
     document=None,
     user=None,
     allow_negative: bool | None = None,
+    allow_expired: bool = False,
 ) -> list[StockMovement]:
     """Apply many moves for one document in one transaction.
 
-    Locks every level row involved in primary-key order, refuses the whole batch
-    with InsufficientStock if any level would go below zero (unless allowed: a
-    sale under STOCK_ALLOW_NEGATIVE_SALES, or allow_negative=True), updates all
-    levels in one statement with F(), writes one ledger row per move, and opens
-    replenishment suggestions where on-hand fell below safety stock.
+    Locks every level row involved in primary-key order, takes lot-tracked goods
+    from the lot that expires first (expired lots only with allow_expired, else
+    ExpiredStock), refuses the whole batch with InsufficientStock if any level
+    would go below zero (unless allowed: a sale under STOCK_ALLOW_NEGATIVE_SALES,
+    or allow_negative=True), updates all levels in one statement with F(), writes
+    one ledger row per move, and opens replenishment suggestions where on-hand
+    fell below safety stock.
     """
     if kind not in MovementKind.values:
         raise ValueError(f"Unknown movement kind {kind!r}")
@@ -105,13 +188,14 @@ def stock_move_batch(
     if not moves:
         return []
     negative_ok = _negative_allowed(kind, allow_negative)
-    levels = _lock_levels(_key(m.product.pk, m.location.pk, m.lot.pk if m.lot else None) for m in moves)
+    levels = _lock_levels(moves)
+    moves = _allocate_fefo(moves, levels, allow_expired, negative_ok)
 
     deltas: dict[int, Decimal] = defaultdict(Decimal)
     movements = []
     balances = {lv.pk: lv.on_hand for lv in levels.values()}
     for move in moves:
-        level = levels[_key(move.product.pk, move.location.pk, move.lot.pk if move.lot else None)]
+        level = levels[_move_key(move)]
         balance = balances[level.pk] + move.quantity
         if balance < 0 and move.quantity < 0 and not negative_ok:
             raise InsufficientStock(
@@ -158,7 +242,10 @@ def stock_move(
     lot: Lot | None = None,
     allow_negative: bool | None = None,
 ) -> StockMovement:
-    """One change of on-hand: the single-move form of stock_move_batch (same locks, same checks)."""
+    """One change of on-hand: the single-move form of stock_move_batch (same locks, same checks).
+
+    Returns the movement written (the first one, if a FEFO sale was split over several lots).
+    """
     movements = stock_move_batch(
         moves=[Move(product=product, location=location, quantity=Decimal(quantity), lot=lot)],
         kind=kind,
