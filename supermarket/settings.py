@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "supermarket.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,11 +213,33 @@ CATALOG_VARIABLE_MEASURE = {
     "29": {"kind": "weight", "item": (2, 7), "value": (7, 12), "decimals": 3},
 }
 DEFAULT_TAX_RATE = Decimal("13.00")
+# Camera scanning (catalog.scanning): refused before decoding when the file or
+# its pixel count (read from the header) is over the limit; large photos are
+# reduced to SCAN_WORK_SIDE on their long side; the decoding cascade stops
+# after SCAN_TIME_BUDGET_MS.
+SCAN_MAX_BYTES = envint("SCAN_MAX_BYTES", str(8 * 1024 * 1024))
+SCAN_MAX_PIXELS = envint("SCAN_MAX_PIXELS", "40000000")
+SCAN_WORK_SIDE = envint("SCAN_WORK_SIDE", "1600")
+SCAN_TIME_BUDGET_MS = envint("SCAN_TIME_BUDGET_MS", "1500")
 
+# Metrics: scrapes are allowed from these networks, or anywhere with "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = envlist("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+
+LOG_FORMAT = os.getenv("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "supermarket.logs.JSONFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Each request is logged once, as JSON, by supermarket.logs.RequestLogMiddleware.
+        "django.server": {"level": "WARNING"},
+        "supermarket.request": {"level": os.getenv("REQUEST_LOG_LEVEL", "INFO")},
+    },
 }

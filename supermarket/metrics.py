@@ -1,0 +1,117 @@
+"""Prometheus metrics: HTTP, database and business figures, one registry for the whole process.
+
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by supermarket/gunicorn.conf.py) makes
+counters and histograms from every worker add up in one exposition. Figures that
+live in the database or Redis (open suggestions, products below safety stock,
+queue depth) are read at scrape time, so every worker reports the same truth.
+"""
+
+import hmac
+import ipaddress
+import logging
+import os
+
+from django.conf import settings
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+logger = logging.getLogger(__name__)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+http_requests = Counter(
+    "supermarket_http_requests", "HTTP requests by view, method and status", ["view", "method", "status"]
+)
+http_latency = Histogram(
+    "supermarket_http_request_seconds", "HTTP request latency by view", ["view"], buckets=LATENCY_BUCKETS
+)
+db_queries = Histogram(
+    "supermarket_db_queries_per_request",
+    "Database queries per request",
+    ["view"],
+    buckets=(0, 1, 2, 3, 5, 8, 13, 21, 50, 100),
+)
+sales = Counter("supermarket_sales", "Completed sales by register", ["register"])
+sales_amount = Counter("supermarket_sales_amount_yuan", "Completed sales amount in yuan by register", ["register"])
+scans = Counter("supermarket_scans", "Codes scanned at tills and on the API", ["outcome"])
+scan_to_line = Histogram(
+    "supermarket_scan_to_line_seconds",
+    "From a scan reaching the server to its line being rendered",
+    buckets=LATENCY_BUCKETS,
+)
+failed_lookups = Counter("supermarket_failed_lookups", "Scanned codes that found no sellable product", ["reason"])
+job_duration = Histogram(
+    "supermarket_job_seconds", "Background job duration by job", ["job"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 1800)
+)
+
+
+class StoreCollector:
+    """Figures read from the database of record and from Redis at scrape time."""
+
+    def collect(self):
+        from catalog.models import Product
+        from stock.models import ReplenishmentSuggestion
+        from stock.selectors import on_hand_subquery
+
+        open_suggestions = GaugeMetricFamily(
+            "supermarket_open_replenishment_suggestions", "Open replenishment suggestions"
+        )
+        open_suggestions.add_metric([], ReplenishmentSuggestion.objects.filter(status="open").count())
+        yield open_suggestions
+        below = GaugeMetricFamily("supermarket_products_below_safety_stock", "Active products below their safety stock")
+        below.add_metric(
+            [],
+            Product.objects.filter(active=True, safety_stock__gt=0)
+            .annotate(total=on_hand_subquery())
+            .filter(total__lt=F("safety_stock"))
+            .count(),
+        )
+        yield below
+        depth = GaugeMetricFamily("supermarket_job_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
+        if settings.REDIS_URL:
+            import django_rq
+            import redis
+
+            for name in settings.RQ_QUEUES:
+                try:
+                    depth.add_metric([name], django_rq.get_queue(name).count)
+                except redis.RedisError:
+                    logger.warning("metrics: Redis unreachable, queue depth not reported")
+                    break
+        yield depth
+
+
+_store = StoreCollector()
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    REGISTRY.register(_store)
+
+
+def registry() -> CollectorRegistry:
+    """Single process: the default registry. Under gunicorn: every worker's files, read afresh per scrape."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    reg = CollectorRegistry()
+    multiprocess.MultiProcessCollector(reg)
+    reg.register(_store)
+    return reg
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(header, f"Bearer {token}"):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition; only for the allow-listed networks or a bearer token."""
+    if not _allowed(request):
+        return HttpResponseForbidden("metrics are restricted")
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
