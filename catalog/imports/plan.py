@@ -1,0 +1,450 @@
+"""Validate every row of a supplier file and compare it with the catalog.
+
+The Plan says, before anything is written, which products are new, which
+change (each field with old and new value), which are unchanged, which rows
+are invalid and why, and which categories and suppliers would be created.
+Writing (services.catalog_import_apply) only carries a Plan out.
+"""
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from catalog.imports.cells import CellError, header_field, parse_barcode, parse_decimal, parse_pack_quantity, parse_unit
+from catalog.imports.reading import Table
+from catalog.models import Category, Product, ProductBarcode, Supplier, Unit
+from supermarket.money import quantity
+
+# Fields compared with the catalog, in the order the preview lists them.
+COMPARED = ("name", "name_en", "category", "supplier", "purchase_price", "selling_price", "safety_stock", "unit")
+REQUIRED_FOR_NEW = ("name", "category", "purchase_price", "selling_price")
+CHUNK = 2000  # rows per IN (...) query and per bulk statement
+
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(phase: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A bad row (an error) or a questionable one (a warning): where and why."""
+
+    row: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass(slots=True)
+class Row:
+    number: int
+    barcode: str
+    values: dict  # field -> parsed value, for the non-blank cells only
+    pack: tuple[str, int] | None = None
+    product_id: int | None = None  # set when the barcode is already in the catalog
+    changes: dict = field(default_factory=dict)  # field -> (old, new), display values
+
+
+@dataclass
+class Plan:
+    filename: str
+    total_rows: int = 0
+    created: list[Row] = field(default_factory=list)
+    updated: list[Row] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    new_categories: list[tuple[str, ...]] = field(default_factory=list)
+    new_suppliers: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    pack_created: list[tuple[str, str, int]] = field(default_factory=list)  # (barcode, pack barcode, qty)
+    pack_updated: list[tuple[int, str, int, int]] = field(default_factory=list)  # (id, code, old, new)
+    categories: dict[tuple[str, ...], int | None] = field(default_factory=dict)
+    suppliers: dict[str, int | None] = field(default_factory=dict)  # casefolded name -> id
+    headers: dict[str, str] = field(default_factory=dict)  # field -> the file's own column header
+    fingerprint: str = ""
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.created or self.updated)
+
+    @property
+    def invalid_rows(self) -> int:
+        return len({problem.row for problem in self.errors if problem.row > 1})
+
+    def problem(self, row: int, name: str, value: str, message: str) -> Problem:
+        return Problem(row, self.headers.get(name, name), value, message)
+
+
+class _Categories:
+    """Category cells resolved against the whole tree: 'Drinks / Soda' is a path, 'Soda' a unique name."""
+
+    def __init__(self):
+        rows = list(Category.objects.values_list("id", "name", "name_en", "parent_id"))
+        by_id = {pk: (name, parent) for pk, name, _en, parent in rows}
+        self.path_of: dict[int, tuple[str, ...]] = {}
+        for pk in by_id:
+            path, node = [], pk
+            while node is not None and len(path) <= len(by_id):
+                name, node = by_id[node]
+                path.insert(0, name)
+            self.path_of[pk] = tuple(path)
+        self.by_path = {path: pk for pk, path in self.path_of.items()}
+        self.by_name: dict[str, list[int]] = {}
+        for pk, name, name_en, _parent in rows:
+            for key in {name.casefold(), name_en.casefold()} - {""}:
+                self.by_name.setdefault(key, []).append(pk)
+
+    def resolve(self, text: str) -> tuple[tuple[str, ...], int | None]:
+        path = tuple(part.strip() for part in text.replace(">", "/").split("/") if part.strip())
+        if len(path) == 1:
+            found = self.by_name.get(path[0].casefold(), [])
+            if len(found) > 1:
+                raise CellError(
+                    _("Several categories are called %(name)s (%(paths)s); write the full path, e.g. %(example)s.")
+                    % {
+                        "name": path[0],
+                        "paths": ", ".join(" / ".join(self.path_of[pk]) for pk in found),
+                        "example": " / ".join(self.path_of[found[0]]),
+                    }
+                )
+            if found:
+                return self.path_of[found[0]], found[0]
+        if any(len(part) > 100 for part in path):
+            raise CellError(_("A category name is longer than 100 characters."))
+        return path, self.by_path.get(path)
+
+
+def _text(limit: int, what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if len(text) > limit:
+            raise CellError(_("%(what)s is longer than %(n)d characters.") % {"what": what, "n": limit})
+        return text
+
+    return parse
+
+
+def _cell_parsers() -> dict[str, Callable[[str], object]]:
+    return {
+        "name": _text(200, _("Name")),
+        "name_en": _text(200, _("English name")),
+        "supplier": _text(200, _("Supplier")),
+        "purchase_price": lambda t: parse_decimal(t, places=4, max_digits=12, what=_("Purchase price")),
+        "selling_price": lambda t: parse_decimal(t, places=2, max_digits=10, what=_("Selling price")),
+        "safety_stock": lambda t: parse_decimal(t, places=3, max_digits=12, what=_("Safety stock")),
+        "pack_quantity": parse_pack_quantity,
+    }
+
+
+def _barcode_known(code: str) -> bool:
+    return Product.objects.filter(barcode=code).exists() or ProductBarcode.objects.filter(barcode=code).exists()
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def build_plan(
+    table: Table, *, filename: str, default_supplier: str = "", lock: bool = False, progress: Progress = no_progress
+) -> Plan:
+    """Validate every row and diff it with the catalog. Writes nothing.
+
+    With lock=True (inside the applying transaction) the compared products are
+    locked FOR UPDATE, so what is compared is what gets written.
+    """
+    plan = Plan(filename=filename, total_rows=len(table.rows))
+    columns: dict[str, int] = {}
+    for index, header in enumerate(table.headers):
+        name = header_field(header) if header else None
+        if name is None:
+            if header:
+                plan.ignored_columns.append(header)
+        elif name in columns:
+            plan.errors.append(Problem(1, header, header, _("Two columns mean the same field; keep one.")))
+        else:
+            columns[name] = index
+            plan.headers[name] = header
+    if "barcode" not in columns:
+        plan.errors.append(Problem(1, "", "", _("No barcode column (barcode / 条码 / 条形码) in the header row.")))
+    if plan.errors:
+        return plan
+
+    rows = _parse_rows(table, columns, plan, default_supplier, progress)
+    _check_duplicates(rows, plan)
+    categories = _Categories()
+    _resolve_names(rows, plan, categories)
+    _diff(rows, plan, categories, lock, progress)
+    _check_packs(rows, plan)
+    _check_main_barcodes_free(rows, plan)
+    _classify(rows, plan)
+    plan.errors.sort(key=lambda problem: problem.row)
+    plan.fingerprint = _fingerprint(plan)
+    return plan
+
+
+def _parse_rows(
+    table: Table, columns: dict[str, int], plan: Plan, default_supplier: str, progress: Progress
+) -> list[Row]:
+    parsers = _cell_parsers()
+    rows = []
+    total = len(table.rows)
+    for done, (number, cells) in enumerate(table.rows, start=1):
+        if done % CHUNK == 0:
+            progress("validate", done, total)
+        values, bad = {}, False
+        for name, index in columns.items():
+            text = cells[index] if index < len(cells) else ""
+            if not text:
+                continue
+            try:
+                if name == "barcode":
+                    values[name] = parse_barcode(text, is_known=_barcode_known)
+                elif name == "unit":
+                    values[name] = parse_unit(text)
+                else:
+                    values[name] = parsers.get(name, str)(text)
+            except CellError as exc:
+                plan.errors.append(plan.problem(number, name, text, str(exc)))
+                bad = True
+        if "barcode" not in values:
+            if not bad:
+                plan.errors.append(plan.problem(number, "barcode", "", _("The barcode is empty.")))
+            continue
+        if "supplier" not in values and default_supplier:
+            values["supplier"] = default_supplier
+        pack_code, pack_qty = values.pop("pack_barcode", None), values.pop("pack_quantity", None)
+        if pack_code and pack_qty is None:
+            plan.errors.append(
+                plan.problem(number, "pack_barcode", pack_code, _("A pack barcode needs a pack quantity."))
+            )
+            bad = True
+        if not bad:
+            _convert_unit(values)
+            pack = (pack_code, pack_qty) if pack_code else None
+            rows.append(Row(number=number, barcode=values.pop("barcode"), values=values, pack=pack))
+    return rows
+
+
+def _convert_unit(values: dict) -> None:
+    """Prices per 斤 become prices per kg, a safety stock in 斤 becomes kg."""
+    if "unit" not in values:
+        return
+    values["unit"], kg_per_unit = values["unit"]
+    if kg_per_unit != 1:
+        for price in ("purchase_price", "selling_price"):
+            if price in values:
+                values[price] = values[price] / kg_per_unit
+        if "safety_stock" in values:
+            values["safety_stock"] = quantity(values["safety_stock"] * kg_per_unit)
+
+
+def _check_duplicates(rows: list[Row], plan: Plan) -> None:
+    """A barcode (main or pack) twice in the file is an error naming both rows."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        for code, name in ((row.barcode, "barcode"), (row.pack and row.pack[0], "pack_barcode")):
+            if not code:
+                continue
+            if code in seen:
+                message = _("Barcode %(code)s appears twice in the file: rows %(first)d and %(second)d.") % {
+                    "code": code,
+                    "first": seen[code],
+                    "second": row.number,
+                }
+                plan.errors.append(plan.problem(row.number, name, code, message))
+            else:
+                seen[code] = row.number
+
+
+def _resolve_names(rows: list[Row], plan: Plan, categories: _Categories) -> None:
+    suppliers = {name.casefold(): pk for pk, name in Supplier.objects.values_list("id", "name")}
+    for row in rows:
+        if "category" in row.values:
+            text = row.values["category"]
+            try:
+                path, pk = categories.resolve(text)
+            except CellError as exc:
+                plan.errors.append(plan.problem(row.number, "category", text, str(exc)))
+                continue
+            row.values["category"] = path
+            if path not in plan.categories:
+                plan.categories[path] = pk
+                if pk is None:
+                    # Missing parents of a new path are new too, listed before their children.
+                    for depth in range(1, len(path) + 1):
+                        prefix = path[:depth]
+                        if plan.categories.get(prefix) is None and prefix not in plan.new_categories:
+                            plan.categories[prefix] = categories.by_path.get(prefix)
+                            if plan.categories[prefix] is None:
+                                plan.new_categories.append(prefix)
+        if "supplier" in row.values:
+            key = row.values["supplier"].casefold()
+            if key not in plan.suppliers:
+                plan.suppliers[key] = suppliers.get(key)
+                if plan.suppliers[key] is None:
+                    plan.new_suppliers.append(row.values["supplier"])
+
+
+DIFF_FIELDS = (
+    "id",
+    "barcode",
+    "name",
+    "name_en",
+    "category_id",
+    "supplier_id",
+    "purchase_price",
+    "selling_price",
+    "safety_stock",
+    "unit",
+)
+
+
+def _diff(rows: list[Row], plan: Plan, categories: _Categories, lock: bool, progress: Progress) -> None:
+    supplier_names = dict(Supplier.objects.values_list("id", "name"))
+    done = 0
+    for chunk in _chunks(rows):
+        query = Product.objects.filter(barcode__in=[row.barcode for row in chunk]).order_by("pk")
+        if lock:
+            query = query.select_for_update()
+        existing = {
+            values[1]: dict(zip(DIFF_FIELDS, values, strict=True)) for values in query.values_list(*DIFF_FIELDS)
+        }
+        for row in chunk:
+            current = existing.get(row.barcode)
+            if current is None:
+                _plan_new(row, plan)
+            else:
+                _plan_update(row, current, plan, categories, supplier_names)
+        done += len(chunk)
+        progress("compare", done, len(rows))
+
+
+def _plan_new(row: Row, plan: Plan) -> None:
+    missing = [name for name in REQUIRED_FOR_NEW if name not in row.values]
+    if missing:
+        labels = ", ".join(str(Product._meta.get_field(name).verbose_name) for name in missing)
+        message = _("%(barcode)s is a new product and needs: %(fields)s.") % {"barcode": row.barcode, "fields": labels}
+        plan.errors.append(plan.problem(row.number, missing[0], "", message))
+        return
+    row.changes = {name: ("", _display(name, row.values[name])) for name in COMPARED if name in row.values}
+    _warn_prices(row, row.values["purchase_price"], row.values["selling_price"], plan)
+
+
+def _plan_update(row: Row, current: dict, plan: Plan, categories: _Categories, supplier_names: dict) -> None:
+    row.product_id = current["id"]
+    old = {
+        "name": current["name"],
+        "name_en": current["name_en"],
+        "category": categories.path_of.get(current["category_id"]),
+        "supplier": supplier_names.get(current["supplier_id"], ""),
+        "purchase_price": current["purchase_price"],
+        "selling_price": current["selling_price"],
+        "safety_stock": current["safety_stock"],
+        "unit": current["unit"],
+    }
+    for name in COMPARED:
+        if name in row.values:
+            new = row.values[name]
+            same = new.casefold() == old[name].casefold() if name == "supplier" else new == old[name]
+            if not same:
+                row.changes[name] = (_display(name, old[name]), _display(name, new))
+    if row.changes:
+        purchase = row.values.get("purchase_price", old["purchase_price"])
+        _warn_prices(row, purchase, row.values.get("selling_price", old["selling_price"]), plan)
+
+
+def _warn_prices(row: Row, purchase: Decimal, selling: Decimal, plan: Plan) -> None:
+    if selling < purchase:
+        message = _("Selling price %(selling)s is below the purchase price %(purchase)s.") % {
+            "selling": _display("selling_price", selling),
+            "purchase": _display("purchase_price", purchase),
+        }
+        plan.warnings.append(plan.problem(row.number, "selling_price", str(selling), message))
+
+
+def _display(name: str, value) -> str:
+    if value is None:
+        return ""
+    if name == "category":
+        return " / ".join(value)
+    if name == "unit":
+        return str(Unit(value).label)
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
+def _check_packs(rows: list[Row], plan: Plan) -> None:
+    """Pack barcodes: new ones are created, changed quantities updated; a code owned elsewhere is an error."""
+    file_barcodes = {row.barcode for row in rows}
+    for chunk in _chunks([row for row in rows if row.pack]):
+        codes = [row.pack[0] for row in chunk]
+        extras = {
+            code: (pk, qty, owner)
+            for pk, code, qty, owner in ProductBarcode.objects.filter(barcode__in=codes).values_list(
+                "id", "barcode", "pack_quantity", "product__barcode"
+            )
+        }
+        mains = set(Product.objects.filter(barcode__in=codes).values_list("barcode", flat=True)) | file_barcodes
+        for row in chunk:
+            code, qty = row.pack
+            extra = extras.get(code)
+            if code in mains:
+                message = _("Pack barcode %(code)s is the main barcode of a product.") % {"code": code}
+            elif extra and extra[2] != row.barcode:
+                message = _("Pack barcode %(code)s already belongs to product %(other)s.") % {
+                    "code": code,
+                    "other": extra[2],
+                }
+            else:
+                message = None
+            if message:
+                plan.errors.append(plan.problem(row.number, "pack_barcode", code, message))
+            elif extra is None:
+                plan.pack_created.append((row.barcode, code, qty))
+                row.changes["pack"] = ("", f"{code} × {qty}")
+            elif extra[1] != qty:
+                plan.pack_updated.append((extra[0], code, extra[1], qty))
+                row.changes["pack"] = (f"{code} × {extra[1]}", f"{code} × {qty}")
+
+
+def _check_main_barcodes_free(rows: list[Row], plan: Plan) -> None:
+    """A new product's barcode must not already be some product's extra barcode."""
+    for chunk in _chunks([row for row in rows if row.product_id is None]):
+        number_of = {row.barcode: row.number for row in chunk}
+        for code, owner in ProductBarcode.objects.filter(barcode__in=list(number_of)).values_list(
+            "barcode", "product__barcode"
+        ):
+            message = _("Barcode %(code)s is already an extra barcode of product %(other)s.") % {
+                "code": code,
+                "other": owner,
+            }
+            plan.errors.append(plan.problem(number_of[code], "barcode", code, message))
+
+
+def _classify(rows: list[Row], plan: Plan) -> None:
+    bad = {problem.row for problem in plan.errors}
+    for row in rows:
+        if row.number in bad:
+            continue
+        if row.product_id is None:
+            plan.created.append(row)
+        elif row.changes:
+            plan.updated.append(row)
+        else:
+            plan.unchanged += 1
+
+
+def _fingerprint(plan: Plan) -> str:
+    """A digest of everything the plan would write: confirming applies only what was previewed."""
+    digest = hashlib.sha256()
+    for row in plan.created + plan.updated:
+        digest.update(repr((row.number, row.barcode, sorted(row.changes.items()))).encode())
+    digest.update(repr((plan.new_categories, plan.new_suppliers, plan.pack_created, plan.pack_updated)).encode())
+    return digest.hexdigest()

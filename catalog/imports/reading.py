@@ -1,0 +1,97 @@
+"""Turn the bytes a supplier sent into a header and rows of text cells.
+
+Handles XLSX, and CSV in UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode
+text") and GBK/GB18030 (Chinese Excel's default), delimited by comma,
+semicolon or tab. Row numbers are the spreadsheet's own (header = row 1).
+"""
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the binary .xls format
+DELIMITERS = (",", ";", "\t")
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be read (not a row problem)."""
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells), blank rows left out
+
+
+def read_table(data: bytes) -> Table:
+    if data.startswith(ZIP_MAGIC):
+        return _table(_xlsx_rows(data))
+    if data.startswith(OLE_MAGIC):
+        raise UnreadableFile(_("This is an old binary .xls file; save it as .xlsx or CSV and upload again."))
+    text = decode(data)
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(DELIMITERS, key=first_line.count)
+    return _table(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def decode(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is a superset of GBK and GB2312: what Chinese Excel writes.
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise UnreadableFile(
+            _("The file is neither UTF-8 nor GBK/GB18030 text nor an .xlsx workbook; save it as CSV (UTF-8) or .xlsx.")
+        ) from None
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # imported here: only XLSX uploads pay for it
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged zip
+        raise UnreadableFile(_("The .xlsx file cannot be opened: %(reason)s") % {"reason": exc}) from None
+    try:
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            yield [_xlsx_text(value) for value in row]
+    finally:
+        workbook.close()
+
+
+def _xlsx_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        # A number cell holds the full barcode even when Excel shows 6.90123E+12;
+        # repr() is the shortest exact form, so 12.5 stays 12.5, never 12.4999...
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _table(rows: Iterator[list[str]]) -> Table:
+    headers: list[str] | None = None
+    body = []
+    for number, cells in enumerate(rows, start=1):
+        cells = [cell.strip() for cell in cells]
+        if not any(cells):
+            continue
+        if headers is None:
+            headers = cells
+        else:
+            body.append((number, cells))
+    if headers is None:
+        raise UnreadableFile(_("The file is empty."))
+    return Table(headers=headers, rows=body)

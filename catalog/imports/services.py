@@ -1,0 +1,161 @@
+"""Supplier catalog import: preview (dry run) and apply, all or nothing.
+
+The admin, the import_catalog command and the background job all call these
+two services. Rows are validated and compared in bulk (a few queries per
+2,000 rows) and written with bulk_create_with_history / bulk_update_with_history,
+so every new or changed product gets a history row with the importing user.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from catalog.imports.plan import CHUNK, Plan, Progress, _chunks, build_plan, no_progress
+from catalog.imports.reading import read_table
+from catalog.models import Category, Product, ProductBarcode, Supplier
+
+# Product fields an import may set, beside barcode.
+WRITABLE = ("name", "name_en", "category", "supplier", "purchase_price", "selling_price", "safety_stock", "unit")
+
+
+class ImportRefused(Exception):
+    """The file has invalid rows (plan.errors) or the catalog changed since the preview; nothing was written."""
+
+    def __init__(self, plan: Plan, message: str):
+        self.plan = plan
+        super().__init__(message)
+
+
+def catalog_import_preview(
+    *, data: bytes, filename: str, default_supplier: str = "", progress: Progress = no_progress
+) -> Plan:
+    """Dry run: read and validate every row and compare it with the catalog. Writes nothing.
+
+    Raises reading.UnreadableFile when the file as a whole cannot be read.
+    """
+    progress("read", 0, 0)
+    table = read_table(data)
+    return build_plan(table, filename=filename, default_supplier=default_supplier, progress=progress)
+
+
+@transaction.atomic
+def catalog_import_apply(
+    *,
+    data: bytes,
+    filename: str,
+    user: AbstractBaseUser | None,
+    default_supplier: str = "",
+    expected_fingerprint: str = "",
+    progress: Progress = no_progress,
+) -> Plan:
+    """Apply a supplier file in one transaction: every row or none.
+
+    The file is planned again inside the transaction with the compared products
+    locked FOR UPDATE. If any row is invalid, or expected_fingerprint (from the
+    preview the buyer confirmed) no longer matches because the catalog changed
+    meanwhile, raises ImportRefused and writes nothing. New categories and
+    suppliers are created; product changes are recorded in history with `user`.
+    """
+    progress("read", 0, 0)
+    plan = build_plan(
+        read_table(data), filename=filename, default_supplier=default_supplier, lock=True, progress=progress
+    )
+    if plan.errors:
+        raise ImportRefused(
+            plan, _("%(n)d rows are invalid; nothing was imported.") % {"n": plan.invalid_rows or len(plan.errors)}
+        )
+    if expected_fingerprint and plan.fingerprint != expected_fingerprint:
+        raise ImportRefused(
+            plan, _("The catalog changed since the preview; nothing was imported. Preview the file again.")
+        )
+    reason = _("catalog import %(file)s") % {"file": filename}
+    history = {"default_user": user, "default_change_reason": reason[:100]}
+    _create_suppliers(plan, history)
+    _create_categories(plan, history)
+    barcode_ids = _create_products(plan, history, progress)
+    _update_products(plan, history, progress)
+    _write_pack_barcodes(plan, barcode_ids, history)
+    return plan
+
+
+def _create_suppliers(plan: Plan, history: dict) -> None:
+    created = bulk_create_with_history([Supplier(name=name) for name in plan.new_suppliers], Supplier, **history)
+    for supplier in created:
+        plan.suppliers[supplier.name.casefold()] = supplier.pk
+
+
+def _create_categories(plan: Plan, history: dict) -> None:
+    # Parents before children: one bulk insert per depth.
+    for depth in sorted({len(path) for path in plan.new_categories}):
+        level = [path for path in plan.new_categories if len(path) == depth]
+        objs = [Category(name=path[-1], parent_id=_category_id(plan, path[:-1])) for path in level]
+        for path, category in zip(level, bulk_create_with_history(objs, Category, **history), strict=True):
+            plan.categories[path] = category.pk
+
+
+def _category_id(plan: Plan, path: tuple[str, ...]) -> int | None:
+    return plan.categories[path] if path else None
+
+
+def _field_values(plan: Plan, values: dict) -> dict:
+    """Row values as model attributes: category and supplier names become ids."""
+    result = {}
+    for name in WRITABLE:
+        if name not in values:
+            continue
+        if name == "category":
+            result["category_id"] = _category_id(plan, values[name])
+        elif name == "supplier":
+            result["supplier_id"] = plan.suppliers[values[name].casefold()]
+        else:
+            result[name] = values[name]
+    return result
+
+
+def _create_products(plan: Plan, history: dict, progress: Progress) -> dict[str, int]:
+    ids = {}
+    for done, chunk in enumerate(_chunks(plan.created), start=1):
+        objs = [Product(barcode=row.barcode, **_field_values(plan, row.values)) for row in chunk]
+        for product in bulk_create_with_history(objs, Product, batch_size=CHUNK, **history):
+            ids[product.barcode] = product.pk
+        progress("create", min(done * CHUNK, len(plan.created)), len(plan.created))
+    return ids
+
+
+def _update_products(plan: Plan, history: dict, progress: Progress) -> None:
+    now = timezone.now()
+    for done, chunk in enumerate(_chunks(plan.updated), start=1):
+        products = Product.objects.in_bulk([row.product_id for row in chunk])
+        fields = {"updated_at"}
+        objs = []
+        for row in chunk:
+            changed = {name: value for name, value in row.values.items() if name in row.changes}
+            attributes = _field_values(plan, changed)
+            if not attributes:
+                continue  # only its pack barcode changes
+            product = products[row.product_id]
+            for attribute, value in attributes.items():
+                setattr(product, attribute, value)
+            product.updated_at = now
+            fields.update(attributes)
+            objs.append(product)
+        if objs:
+            bulk_update_with_history(objs, Product, sorted(fields), batch_size=CHUNK, **history)
+        progress("update", min(done * CHUNK, len(plan.updated)), len(plan.updated))
+
+
+def _write_pack_barcodes(plan: Plan, barcode_ids: dict[str, int], history: dict) -> None:
+    missing = {barcode for barcode, _code, _qty in plan.pack_created} - set(barcode_ids)
+    barcode_ids.update(Product.objects.filter(barcode__in=missing).values_list("barcode", "pk"))
+    created = [
+        ProductBarcode(product_id=barcode_ids[barcode], barcode=code, pack_quantity=qty)
+        for barcode, code, qty in plan.pack_created
+    ]
+    bulk_create_with_history(created, ProductBarcode, batch_size=CHUNK, **history)
+    updated = ProductBarcode.objects.in_bulk([pk for pk, *_rest in plan.pack_updated])
+    for pk, _code, _old, qty in plan.pack_updated:
+        updated[pk].pack_quantity = qty
+    if updated:
+        bulk_update_with_history(list(updated.values()), ProductBarcode, ["pack_quantity"], batch_size=CHUNK, **history)
