@@ -11,7 +11,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/supermarket
 REDIS ?= redis://127.0.0.1:6379/0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help demo test install system-deps check-services lint serve
+.PHONY: help demo test test-replica install system-deps check-services lint
 
 help:
 	@echo "make demo   install everything, seed demo data, serve on http://127.0.0.1:8000 (embedded SQLite)"
@@ -55,3 +55,14 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Router tests against a real streaming replica of the local cluster on 127.0.0.1:5433.
+test-replica: install
+	@$(MAKE) --no-print-directory check-services
+	@dir=$$(mktemp -d /tmp/supermarket-replica.XXXXXX); \
+	trap 'scripts/replica.sh stop '"$$dir" EXIT; \
+	scripts/replica.sh start $$dir && \
+	DATABASE_URL="$${DATABASE_URL:-$(PG_URL)}" REPLICA_DATABASE_URL="$${REPLICA_DATABASE_URL:-postgres://postgres@127.0.0.1:5433/supermarket}" \
+	REDIS_URL="$${REDIS_URL:-$(REDIS)}" SECRET_KEY=test-only-not-secret LANGUAGE_CODE=en \
+		$(BIN)/python -m pytest tests/replica $(PYTEST_ARGS)
+

@@ -128,6 +128,8 @@ else:
             REPLICA_DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", "60"), conn_health_checks=True
         )
         DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+        # Reads stay on the primary this long after a browser wrote (read-your-writes across a redirect).
+        REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "10")
         DATABASE_ROUTERS = ["supermarket.db_router.PrimaryReplicaRouter"]
         MIDDLEWARE.insert(0, "supermarket.db_router.PrimaryPinMiddleware")
 
