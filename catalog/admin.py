@@ -1,10 +1,22 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import gtin
+from catalog.imports import uploads
+from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
+from catalog.resources import ProductResource
 from stock.selectors import on_hand_subquery
 
 
@@ -26,8 +38,15 @@ class ProductBarcodeInline(admin.TabularInline):
     extra = 0
 
 
+class SpreadsheetExportMixin(ImportExportMixin):
+    """Export of the filtered list to CSV (with BOM, for Excel's Chinese) and XLSX."""
+
+    formats = [CSV, XLSX]
+    to_encoding = "utf-8-sig"
+
+
 @admin.register(Product)
-class ProductAdmin(SimpleHistoryAdmin):
+class ProductAdmin(SpreadsheetExportMixin, SimpleHistoryAdmin):
     list_display = [
         "barcode",
         "name",
@@ -46,6 +65,8 @@ class ProductAdmin(SimpleHistoryAdmin):
     inlines = [ProductBarcodeInline]
     list_per_page = 50
     history_list_display = ["selling_price", "purchase_price"]
+    resource_classes = [ProductResource]
+    import_page_template = "admin/catalog/product/import.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(total_on_hand=on_hand_subquery())
@@ -61,6 +82,81 @@ class ProductAdmin(SimpleHistoryAdmin):
         except gtin.InvalidCode:
             pass
         return super().get_search_results(request, queryset, search_term)
+
+    # Catalog import: the library's Import button leads to an all-or-nothing,
+    # bulk import (catalog.imports) instead of its per-row import.
+
+    def get_urls(self):
+        urls = [
+            path(
+                "import/<str:upload_id>/",
+                self.admin_site.admin_view(self.import_status_view),
+                name="catalog_product_import_status",
+            ),
+            path(
+                "import/<str:upload_id>/errors.csv",
+                self.admin_site.admin_view(self.import_errors_view),
+                name="catalog_product_import_errors",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def _import_context(self, request: HttpRequest, **context) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.opts, "title": _("Import products"), **context}
+
+    def import_action(self, request: HttpRequest, **kwargs) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = CatalogImportForm(request.POST or None, request.FILES or None)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            state = uploads.upload_create(
+                data=upload.read(),
+                filename=upload.name,
+                default_supplier=form.cleaned_data["supplier"].strip(),
+                user_id=request.user.pk,
+            )
+            uploads.upload_start_preview(state)
+            return redirect("admin:catalog_product_import_status", upload_id=state["id"])
+        return TemplateResponse(request, self.import_page_template, self._import_context(request, form=form))
+
+    def _upload(self, request: HttpRequest, upload_id: str) -> dict:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        state = uploads.upload_state(upload_id)
+        if state is None:
+            raise Http404(_("This upload has expired; upload the file again."))
+        return state
+
+    def import_status_view(self, request: HttpRequest, upload_id: str) -> HttpResponse:
+        state = self._upload(request, upload_id)
+        running = state["status"] in uploads.RUNNING
+        template = self.import_page_template
+        if request.htmx:
+            if not running:
+                response = HttpResponse()
+                response["HX-Refresh"] = "true"  # the job is done: show the whole preview or result
+                return response
+            template += "#progress"
+        return TemplateResponse(request, template, self._import_context(request, upload=state, running=running))
+
+    @method_decorator(require_POST)
+    def process_import(self, request: HttpRequest, **kwargs) -> HttpResponse:
+        state = self._upload(request, request.POST.get("upload_id", ""))
+        if state["status"] == "previewed" and not state["summary"]["error_count"]:
+            uploads.upload_start_apply(state, user_id=request.user.pk)
+        return redirect("admin:catalog_product_import_status", upload_id=state["id"])
+
+    def import_errors_view(self, request: HttpRequest, upload_id: str) -> HttpResponse:
+        content = uploads.upload_error_file(self._upload(request, upload_id))
+        if content is None:
+            raise Http404(_("This upload has no errors."))
+        response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="errors-{upload_id}.csv"'
+        return response
 
 
 @admin.register(Category)

@@ -1,5 +1,8 @@
 from django.contrib import admin
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
+from catalog.resources import StockLevelResource
 from stock.models import Location, Lot, ReplenishmentSuggestion, StockLevel, StockMovement
 
 
@@ -30,7 +33,11 @@ class LotAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ReadOnlyAdmin):
+class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
+    # Export of the filtered list; CSV with BOM so that Excel reads the Chinese names.
+    resource_classes = [StockLevelResource]
+    formats = [CSV, XLSX]
+    to_encoding = "utf-8-sig"
     list_display = ["product", "location", "lot", "on_hand"]
     list_filter = ["location"]
     search_fields = ["product__barcode", "product__name"]

@@ -10,8 +10,10 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog.imports.cells import CellError, header_field, parse_barcode, parse_decimal, parse_pack_quantity, parse_unit
 from catalog.imports.reading import Table
@@ -129,16 +131,16 @@ def _text(limit: int, what: str) -> Callable[[str], str]:
     return parse
 
 
-def _cell_parsers() -> dict[str, Callable[[str], object]]:
-    return {
-        "name": _text(200, _("Name")),
-        "name_en": _text(200, _("English name")),
-        "supplier": _text(200, _("Supplier")),
-        "purchase_price": lambda t: parse_decimal(t, places=4, max_digits=12, what=_("Purchase price")),
-        "selling_price": lambda t: parse_decimal(t, places=2, max_digits=10, what=_("Selling price")),
-        "safety_stock": lambda t: parse_decimal(t, places=3, max_digits=12, what=_("Safety stock")),
-        "pack_quantity": parse_pack_quantity,
-    }
+# Labels are lazy: translated only when a message is built, not once per cell.
+CELL_PARSERS: dict[str, Callable[[str], object]] = {
+    "name": _text(200, gettext_lazy("Name")),
+    "name_en": _text(200, gettext_lazy("English name")),
+    "supplier": _text(200, gettext_lazy("Supplier")),
+    "purchase_price": partial(parse_decimal, places=4, max_digits=12, what=gettext_lazy("Purchase price")),
+    "selling_price": partial(parse_decimal, places=2, max_digits=10, what=gettext_lazy("Selling price")),
+    "safety_stock": partial(parse_decimal, places=3, max_digits=12, what=gettext_lazy("Safety stock")),
+    "pack_quantity": parse_pack_quantity,
+}
 
 
 def _barcode_known(code: str) -> bool:
@@ -191,7 +193,7 @@ def build_plan(
 def _parse_rows(
     table: Table, columns: dict[str, int], plan: Plan, default_supplier: str, progress: Progress
 ) -> list[Row]:
-    parsers = _cell_parsers()
+    parsers = CELL_PARSERS
     rows = []
     total = len(table.rows)
     for done, (number, cells) in enumerate(table.rows, start=1):

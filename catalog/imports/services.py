@@ -7,7 +7,7 @@ so every new or changed product gets a history row with the importing user.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -142,7 +142,7 @@ def _update_products(plan: Plan, history: dict, progress: Progress) -> None:
             fields.update(attributes)
             objs.append(product)
         if objs:
-            bulk_update_with_history(objs, Product, sorted(fields), batch_size=CHUNK, **history)
+            _bulk_update_with_history(objs, sorted(fields), history)
         progress("update", min(done * CHUNK, len(plan.updated)), len(plan.updated))
 
 
@@ -159,3 +159,31 @@ def _write_pack_barcodes(plan: Plan, barcode_ids: dict[str, int], history: dict)
         updated[pk].pack_quantity = qty
     if updated:
         bulk_update_with_history(list(updated.values()), ProductBarcode, ["pack_quantity"], batch_size=CHUNK, **history)
+
+
+def _bulk_update_with_history(products: list[Product], fields: list[str], history: dict) -> None:
+    """bulk_update_with_history, with one UPDATE ... FROM (VALUES ...) per chunk on PostgreSQL.
+
+    Django's bulk_update() builds a CASE WHEN per row and field: at 100,000 rows
+    it spends most of a minute composing SQL. The history rows are the same
+    bulk_history_create() that bulk_update_with_history() writes.
+    """
+    if connection.vendor != "postgresql":
+        bulk_update_with_history(products, Product, fields, batch_size=CHUNK, **history)
+        return
+    model_fields = [Product._meta.get_field(name) for name in fields]
+    qn = connection.ops.quote_name
+    casts = ", ".join(["%s::bigint"] + [f"%s::{field.db_type(connection)}" for field in model_fields])
+    columns = ", ".join(qn(field.column) for field in model_fields)
+    assignments = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in model_fields)
+    sql = (
+        f"UPDATE {qn(Product._meta.db_table)} AS p SET {assignments} "
+        f"FROM (VALUES {', '.join([f'({casts})'] * len(products))}) AS v(id, {columns}) WHERE p.id = v.id"
+    )
+    params = []
+    for product in products:
+        params.append(product.pk)
+        params.extend(field.get_db_prep_save(getattr(product, field.attname), connection) for field in model_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    Product.history.bulk_history_create(products, batch_size=CHUNK, update=True, **history)

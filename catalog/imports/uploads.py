@@ -1,0 +1,174 @@
+"""Uploaded catalog files between preview and confirmation.
+
+The file is kept in the default storage (a worker on another host reads it
+there); its state (status, progress, the preview summary) lives in the cache
+for a day. Small files are previewed and applied inside the request; files
+above CATALOG_IMPORT_INLINE_MAX_BYTES go to the "default" RQ queue and the
+admin page shows a progress bar.
+"""
+
+import uuid
+from contextlib import contextmanager
+from pathlib import PurePath
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils.translation import gettext as _
+
+from catalog.imports.reading import UnreadableFile
+from catalog.imports.report import error_file, plan_message, plan_summary
+from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
+from supermarket.jobs import enqueue
+
+STATE_SECONDS = 24 * 3600
+RUNNING = ("queued", "previewing", "applying")
+# Share of the progress bar each phase fills: (start %, span %).
+PHASES = {"read": (0, 5), "validate": (5, 35), "compare": (40, 15), "create": (55, 40), "update": (55, 40)}
+
+
+def inline_max_bytes() -> int:
+    return getattr(settings, "CATALOG_IMPORT_INLINE_MAX_BYTES", 1_000_000)
+
+
+def _key(upload_id: str) -> str:
+    return f"catalog-import:{upload_id}"
+
+
+def upload_state(upload_id: str) -> dict | None:
+    return cache.get(_key(upload_id))
+
+
+def _save(state: dict) -> None:
+    cache.set(_key(state["id"]), state, STATE_SECONDS)
+
+
+def upload_create(*, data: bytes, filename: str, default_supplier: str, user_id: int | None) -> dict:
+    """Store an uploaded file; its preview runs next (inline or as a job)."""
+    upload_id = uuid.uuid4().hex
+    name = PurePath(filename).name or "catalog"
+    path = default_storage.save(f"catalog-imports/{upload_id}/{name}", ContentFile(data))
+    state = {
+        "id": upload_id,
+        "filename": name,
+        "path": path,
+        "size": len(data),
+        "supplier": default_supplier,
+        "user_id": user_id,
+        "status": "queued",
+        "percent": 0,
+        "summary": None,
+        "message": "",
+    }
+    _save(state)
+    return state
+
+
+def runs_in_background(state: dict) -> bool:
+    return state["size"] > inline_max_bytes()
+
+
+def _progress(state: dict):
+    def report(phase: str, done: int, total: int) -> None:
+        start, span = PHASES.get(phase, (0, 0))
+        state["percent"] = int(start + span * done / total) if total else start
+        _save(state)
+
+    return report
+
+
+def upload_start_preview(state: dict) -> None:
+    """Preview now, or (a large file) in the background after the request commits."""
+    from catalog import jobs
+
+    if runs_in_background(state):
+        enqueue(jobs.catalog_import_preview_job, state["id"], queue="default")
+    else:
+        upload_preview(state["id"])
+
+
+def upload_start_apply(state: dict, *, user_id: int | None) -> None:
+    from catalog import jobs
+
+    state.update(status="queued", percent=0)
+    _save(state)
+    if runs_in_background(state):
+        enqueue(jobs.catalog_import_apply_job, state["id"], user_id, queue="default")
+    else:
+        upload_apply(state["id"], user_id=user_id)
+
+
+@contextmanager
+def _running(upload_id: str, status: str):
+    state = upload_state(upload_id)
+    state.update(status=status, percent=0)
+    _save(state)
+    try:
+        yield state
+    except Exception:
+        state.update(status="failed", message=_("The import stopped on an internal error; nothing was written."))
+        _save(state)
+        raise
+    state["percent"] = 100
+    _save(state)
+
+
+def upload_preview(upload_id: str) -> dict:
+    """Dry run of a stored upload: saves the summary and the error file in its state."""
+    with _running(upload_id, "previewing") as state:
+        _preview(state)
+    return state
+
+
+def _preview(state: dict) -> None:
+    data = default_storage.open(state["path"]).read()
+    try:
+        plan = catalog_import_preview(
+            data=data, filename=state["filename"], default_supplier=state["supplier"], progress=_progress(state)
+        )
+    except UnreadableFile as exc:
+        state.update(status="refused", message=str(exc))
+    else:
+        if plan.errors:
+            default_storage.save(_errors_path(state), ContentFile(error_file(plan).encode("utf-8")))
+        state.update(status="previewed", summary=plan_summary(plan), message=plan_message(plan))
+
+
+def upload_apply(upload_id: str, *, user_id: int | None) -> dict:
+    """Apply the stored upload exactly as previewed (the plan's fingerprint must still match)."""
+    with _running(upload_id, "applying") as state:
+        _apply(state, user_id)
+    return state
+
+
+def _apply(state: dict, user_id: int | None) -> None:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    data = default_storage.open(state["path"]).read()
+    try:
+        plan = catalog_import_apply(
+            data=data,
+            filename=state["filename"],
+            user=user,
+            default_supplier=state["supplier"],
+            expected_fingerprint=state["summary"]["fingerprint"],
+            progress=_progress(state),
+        )
+    except (ImportRefused, UnreadableFile) as exc:
+        state.update(status="refused", message=str(exc))
+    else:
+        message = _("Imported: %(result)s") % {"result": plan_message(plan)}
+        state.update(status="applied", summary=plan_summary(plan), message=message)
+
+
+def _errors_path(state: dict) -> str:
+    return f"catalog-imports/{state['id']}/errors.csv"
+
+
+def upload_error_file(state: dict) -> bytes | None:
+    path = _errors_path(state)
+    if not default_storage.exists(path):
+        return None
+    with default_storage.open(path) as handle:
+        return handle.read()
