@@ -32,6 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from pyzbar import pyzbar
 
 from catalog import gtin
+from catalog.selectors import InactiveProduct, Scan, UnknownCode, product_lookup
 
 
 class Symbology(StrEnum):
@@ -170,14 +171,14 @@ def image_bytes_from_data_url(value: str) -> bytes:
         raise ImageRejected(_("The image must be a file or a data URL of the form data:image/...;base64,..."))
     # Base64 carries 3 bytes in 4 characters: refuse by length before decoding.
     if len(payload) * 3 // 4 > settings.SCAN_MAX_BYTES:
-        raise ImageTooLarge(_too_many_bytes())
+        raise ImageTooLarge(too_many_bytes())
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ImageRejected(_("The data URL is not valid base64.")) from None
 
 
-def _too_many_bytes() -> str:
+def too_many_bytes() -> str:
     return _("The image is larger than %(limit)d KB.") % {"limit": settings.SCAN_MAX_BYTES // 1024}
 
 
@@ -192,7 +193,7 @@ def load_gray(data: bytes) -> np.ndarray:
     if not data:
         raise ImageRejected(_("The image is empty."))
     if len(data) > settings.SCAN_MAX_BYTES:
-        raise ImageTooLarge(_too_many_bytes())
+        raise ImageTooLarge(too_many_bytes())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -209,7 +210,12 @@ def load_gray(data: bytes) -> np.ndarray:
             image = image.convert("L")
     except ImageTooLarge:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard, hit by headers beyond its limits before ours can be read.
+        raise ImageTooLarge(
+            _("The image has more than %(limit)d million pixels.") % {"limit": settings.SCAN_MAX_PIXELS // 1_000_000}
+        ) from None
+    except UnidentifiedImageError:
         raise ImageRejected(_("The file is not an image this service can read (JPEG, PNG, WebP, BMP, GIF).")) from None
     except (OSError, SyntaxError, ValueError):
         raise ImageRejected(_("The image file is damaged or truncated.")) from None
@@ -403,3 +409,42 @@ def decode_image(
     gray = load_gray(data)
     codes, tried = decode_gray(gray, allowed=allowed, is_known=is_known)
     return Decoding(codes=codes, elapsed_ms=(time.perf_counter() - started) * 1000, variants_tried=tried)
+
+
+# Codes to products ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScannedCode:
+    """A confirmed code and what the catalog makes of it; scan is None with a message when nothing sells under it."""
+
+    code: Code
+    scan: Scan | None
+    message: str
+
+
+def catalog_knows(code: str) -> bool:
+    """Whether some product, active or not, carries code: one such read is trusted without a second."""
+    try:
+        product_lookup(code, include_inactive=True)
+    except (gtin.InvalidCode, UnknownCode):
+        return False
+    return True
+
+
+def scan_products(
+    data: bytes, *, allowed: frozenset[Symbology] = ALL_SYMBOLOGIES
+) -> tuple[Decoding, list[ScannedCode]]:
+    """Decode an image and resolve each confirmed code as a typed scan would be.
+
+    Raises ImageRejected / ImageTooLarge for a file that is not decoded at all.
+    Reads only: the caller decides what a scan does (sell, receive, count).
+    """
+    decoding = decode_image(data, allowed=allowed, is_known=catalog_knows)
+    scanned = []
+    for code in decoding.codes:
+        try:
+            scanned.append(ScannedCode(code=code, scan=product_lookup(code.code), message=""))
+        except (gtin.InvalidCode, UnknownCode, InactiveProduct) as error:
+            scanned.append(ScannedCode(code=code, scan=None, message=str(error)))
+    return decoding, scanned

@@ -1,0 +1,186 @@
+import base64
+import time
+
+import cv2
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template import Context, Template
+from django.test import Client, RequestFactory, override_settings
+from django.urls import reverse
+
+from catalog.scanning import Symbology
+from tests.catalog.test_scan_decoding import SAMPLES, decompression_bomb, jpeg, render_code
+from tests.factories import ProductBarcodeFactory, ProductFactory, ean13
+
+pytestmark = pytest.mark.django_db
+URL = "/api/scan"
+
+
+@pytest.fixture
+def user():
+    return get_user_model().objects.create_user("cashier1", password="till-pass-1")
+
+
+@pytest.fixture
+def client_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def image_of(code: str, symbology: Symbology = Symbology.EAN13) -> bytes:
+    return jpeg(render_code(symbology, code))
+
+
+def upload(client, data: bytes, **fields):
+    return client.post(URL, {"image": _file(data), **fields})
+
+
+def _file(data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile("frame.jpg", data, content_type="image/jpeg")
+
+
+def test_scan_url_is_api_scan():
+    assert reverse("catalog:scan") == URL
+
+
+def test_it_refuses_anonymous_with_401_json_not_a_redirect(client):
+    response = upload(client, image_of(ean13(1)))
+    assert response.status_code == 401
+    assert "log in" in response.json()["error"].lower()
+
+
+def test_it_accepts_only_post(client_in):
+    assert client_in.get(URL).status_code == 405
+
+
+def test_it_returns_the_code_the_product_and_the_decode_time(client_in):
+    product = ProductFactory(barcode=ean13(4711))
+    response = upload(client_in, image_of(product.barcode))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["decode_ms"] > 0
+    [found] = body["codes"]
+    assert found["code"] == product.barcode and found["symbology"] == "EAN-13"
+    assert found["product"]["id"] == product.pk and found["product"]["name"] == product.name
+    assert found["product"]["selling_price"] == "4.50" and found["quantity"] == "1"
+
+
+def test_a_case_barcode_counts_its_pack_quantity(client_in):
+    extra = ProductBarcodeFactory(pack_quantity=12)
+    found = upload(client_in, image_of(extra.barcode)).json()["codes"][0]
+    assert found["product"]["id"] == extra.product.pk and found["quantity"] == "12"
+
+
+def test_a_upc_a_finds_the_product_stored_in_13_digits(client_in):
+    product = ProductFactory(barcode="0036000291452")
+    found = upload(client_in, image_of("036000291452", Symbology.UPCA)).json()["codes"][0]
+    assert found["product"]["id"] == product.pk and found["symbology"] == "UPC-A"
+
+
+def test_a_code_no_product_carries_comes_back_without_product_and_says_so(client_in):
+    code = ean13(999_001)
+    found = upload(client_in, image_of(code)).json()["codes"][0]
+    assert found["code"] == code and found["product"] is None
+    assert code in found["message"]
+
+
+def test_it_accepts_a_data_url(client_in):
+    product = ProductFactory()
+    data_url = "data:image/jpeg;base64," + base64.b64encode(image_of(product.barcode)).decode()
+    response = client_in.post(URL, {"image": data_url})
+    assert response.status_code == 200
+    assert response.json()["codes"][0]["product"]["id"] == product.pk
+
+
+def test_an_image_without_a_code_is_422(client_in):
+    blank = np.full((480, 640), 235, np.uint8)
+    response = upload(client_in, jpeg(blank))
+    assert response.status_code == 422
+    assert response.json()["codes"] == [] and "No barcode" in response.json()["error"]
+
+
+def test_only_the_symbologies_asked_for_are_returned(client_in):
+    printed, _ = SAMPLES[Symbology.EAN13]
+    assert upload(client_in, image_of(printed), symbologies="QR").status_code == 422
+    assert upload(client_in, image_of(printed), symbologies="EAN-8, ean-13").status_code == 200
+
+
+def test_an_unknown_symbology_is_400_naming_it(client_in):
+    response = upload(client_in, image_of(ean13(2)), symbologies="EAN-13,PDF417")
+    assert response.status_code == 400 and "PDF417" in response.json()["error"]
+
+
+def test_a_text_file_is_400(client_in):
+    response = upload(client_in, b"barcode,name\n6901234567892,milk\n")
+    assert response.status_code == 400 and "not an image" in response.json()["error"]
+
+
+def test_a_truncated_image_is_400(client_in):
+    data = image_of(ean13(3))
+    response = upload(client_in, data[: len(data) // 3])
+    assert response.status_code == 400 and "damaged" in response.json()["error"]
+
+
+def test_a_missing_image_is_400(client_in):
+    response = client_in.post(URL, {})
+    assert response.status_code == 400 and "image" in response.json()["error"]
+
+
+def test_a_malformed_data_url_is_400(client_in):
+    assert client_in.post(URL, {"image": "data:text/plain;base64,aGVsbG8="}).status_code == 400
+    response = client_in.post(URL, {"image": "data:image/png;base64,@@not base64@@"})
+    assert response.status_code == 400 and "base64" in response.json()["error"]
+
+
+def test_a_decompression_bomb_is_413_and_refused_quickly(client_in):
+    started = time.perf_counter()
+    response = upload(client_in, decompression_bomb())
+    assert response.status_code == 413 and "8000×8000" in response.json()["error"]
+    assert time.perf_counter() - started < 0.5
+
+
+@override_settings(SCAN_MAX_BYTES=20_000)
+def test_a_file_over_the_size_limit_is_413(client_in):
+    big = jpeg(np.random.default_rng(0).integers(0, 255, (600, 800)).astype(np.uint8))
+    assert len(big) > 20_000
+    response = upload(client_in, big)
+    assert response.status_code == 413 and "19 KB" in response.json()["error"]
+
+
+@override_settings(SCAN_MAX_BYTES=20_000)
+def test_a_data_url_over_the_size_limit_is_413(client_in):
+    big = jpeg(np.random.default_rng(0).integers(0, 255, (600, 800)).astype(np.uint8))
+    response = client_in.post(URL, {"image": "data:image/jpeg;base64," + base64.b64encode(big).decode()})
+    assert response.status_code == 413
+
+
+def test_csrf_is_required_and_accepted_from_the_header(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get(reverse("admin:login"))  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    data = image_of(ProductFactory().barcode)
+    assert client.post(URL, {"image": _file(data)}).status_code == 403
+    assert client.post(URL, {"image": _file(data)}, headers={"X-CSRFToken": token}).status_code == 200
+
+
+def test_the_camera_button_include_renders_with_target_and_script(client_in):
+    request = RequestFactory().get("/")
+    html = Template('{% include "includes/camera_scan.html" with target="scan-input" %}').render(
+        Context({"request": request, "csrf_token": "tok"})
+    )
+    assert 'data-target="scan-input"' in html and f'data-scan-url="{URL}"' in html
+    assert 'data-csrf="tok"' in html and "scan/camera.js" in html and 'type="file"' in html
+    assert "<script>" not in html  # no inline script: the page's CSP can forbid them
+
+
+def test_a_blurred_webcam_frame_is_decoded_through_the_api(client_in):
+    product = ProductFactory()
+    label = render_code(Symbology.EAN13, product.barcode)
+    frame = np.full((720, 1280), 120, np.uint8)
+    small = cv2.resize(label, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+    frame[200 : 200 + small.shape[0], 300 : 300 + small.shape[1]] = small
+    response = upload(client_in, jpeg(cv2.GaussianBlur(frame, (0, 0), 1.2)))
+    assert response.status_code == 200 and response.json()["codes"][0]["product"]["id"] == product.pk

@@ -1,0 +1,266 @@
+import io
+import struct
+import time
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import zxingcpp
+from barcode import get as barcode_get
+from barcode.writer import ImageWriter
+from django.test import override_settings
+from PIL import Image
+
+from catalog import gtin, scanning
+from catalog.scanning import (
+    ImageRejected,
+    ImageTooLarge,
+    Symbology,
+    checked_code,
+    decode_gray,
+    decode_image,
+    upc_e_to_upc_a,
+)
+
+# Printed content and stored form of one code per symbology.
+SAMPLES = {
+    Symbology.EAN13: ("6901234567892", "6901234567892"),
+    Symbology.EAN8: ("96385074", "96385074"),
+    Symbology.UPCA: ("036000291452", "0036000291452"),
+    Symbology.UPCE: ("04252614", "0042100005264"),
+    Symbology.CODE128: ("26111700", "26111700"),
+    Symbology.QR: ("https://shop.example.cn/p/6901234567892", "https://shop.example.cn/p/6901234567892"),
+}
+PYTHON_BARCODE = {
+    Symbology.EAN13: "ean13",
+    Symbology.EAN8: "ean8",
+    Symbology.UPCA: "upca",
+    Symbology.CODE128: "code128",
+}
+
+
+def render_code(symbology: Symbology, printed: str) -> np.ndarray:
+    """A clean grayscale label: python-barcode for the linear codes it has, zxing-cpp's writer for UPC-E and QR."""
+    if symbology in PYTHON_BARCODE:
+        content = printed[:-1] if symbology in scanning.RETAIL else printed
+        buffer = io.BytesIO()
+        barcode_get(PYTHON_BARCODE[symbology], content, writer=ImageWriter()).write(
+            buffer, options={"module_width": 0.33, "module_height": 12, "quiet_zone": 3, "dpi": 300}
+        )
+        gray = np.asarray(Image.open(buffer).convert("L"))
+    else:
+        fmt = zxingcpp.BarcodeFormat.UPCE if symbology is Symbology.UPCE else zxingcpp.BarcodeFormat.QRCode
+        gray = np.asarray(zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(printed, fmt), scale=4))
+    return cv2.copyMakeBorder(gray, 30, 30, 30, 30, cv2.BORDER_CONSTANT, value=255)
+
+
+def jpeg(gray: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 88])[1].tobytes()
+
+
+def rotated(gray: np.ndarray, degrees: float) -> np.ndarray:
+    return scanning._rotate(gray, degrees)
+
+
+def in_frame(gray: np.ndarray, width: int = 300) -> np.ndarray:
+    label = cv2.resize(gray, None, fx=width / gray.shape[1], fy=width / gray.shape[1], interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(3).integers(60, 190, (90, 160)).astype(np.uint8)
+    frame = cv2.resize(cv2.GaussianBlur(noise, (5, 5), 0), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    frame[400 : 400 + label.shape[0], 700 : 700 + label.shape[1]] = label
+    return frame
+
+
+def downscaled(gray: np.ndarray, width: int = 100) -> np.ndarray:
+    ys, xs = np.nonzero(gray < 128)
+    crop = gray[ys.min() - 3 : ys.max() + 4, xs.min() - 3 : xs.max() + 4]
+    return cv2.resize(crop, (width, round(crop.shape[0] * width / crop.shape[1])), interpolation=cv2.INTER_AREA)
+
+
+DEGRADATIONS = {
+    "rotated 25°": lambda g: rotated(g, 25),
+    "gaussian blur": lambda g: cv2.GaussianBlur(g, (0, 0), 1.8),
+    "small in a 1280x720 frame": in_frame,
+    "downscaled to 100 px": downscaled,
+}
+
+
+def ean13_pattern(digits: str) -> np.ndarray:
+    """Bars of an EAN-13 drawn from the standard's tables, whatever its last digit: no writer would draw a wrong one."""
+    left = [
+        "0001101",
+        "0011001",
+        "0010011",
+        "0111101",
+        "0100011",
+        "0110001",
+        "0101111",
+        "0111011",
+        "0110111",
+        "0001011",
+    ]
+    right = ["".join("1" if b == "0" else "0" for b in code) for code in left]
+    even = [code[::-1] for code in right]
+    parity = ["LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG", "LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL"]
+    bits = "101"
+    for digit, kind in zip(digits[1:7], parity[int(digits[0])], strict=True):
+        bits += (left if kind == "L" else even)[int(digit)]
+    bits += "01010" + "".join(right[int(d)] for d in digits[7:]) + "101"
+    row = np.array([0 if b == "1" else 255 for b in bits], np.uint8).repeat(4)
+    return cv2.copyMakeBorder(np.tile(row, (160, 1)), 30, 30, 60, 60, cv2.BORDER_CONSTANT, value=255)
+
+
+@pytest.mark.parametrize("symbology", list(Symbology), ids=lambda s: s.name)
+def test_clean_image_of_each_symbology_decodes_to_its_stored_form(symbology):
+    printed, stored = SAMPLES[symbology]
+    decoding = decode_image(jpeg(render_code(symbology, printed)))
+    assert [(c.code, c.symbology) for c in decoding.codes] == [(stored, symbology)]
+    assert decoding.codes[0].reads >= 2
+
+
+@pytest.mark.parametrize("degradation", list(DEGRADATIONS))
+@pytest.mark.parametrize("symbology", list(Symbology), ids=lambda s: s.name)
+def test_degraded_image_of_each_symbology_decodes(symbology, degradation):
+    printed, stored = SAMPLES[symbology]
+    image = DEGRADATIONS[degradation](render_code(symbology, printed))
+    assert [c.code for c in decode_image(jpeg(image)).codes] == [stored]
+
+
+def test_image_without_a_code_gives_no_codes():
+    noise = np.random.default_rng(1).integers(0, 255, (480, 640)).astype(np.uint8)
+    assert decode_image(jpeg(cv2.GaussianBlur(noise, (7, 7), 0))).codes == []
+
+
+def test_ean13_with_a_wrong_check_digit_is_not_returned():
+    good = gtin.with_check_digit("690123456789")
+    wrong = good[:-1] + str((int(good[-1]) + 3) % 10)
+    # The hand-drawn symbol is readable: with the right check digit it decodes.
+    assert [c.code for c in decode_image(jpeg(ean13_pattern(good))).codes] == [good]
+    assert decode_image(jpeg(ean13_pattern(wrong))).codes == []
+
+
+def test_wrong_check_digit_from_an_engine_is_rejected():
+    assert checked_code("6901234567892", Symbology.EAN13) is not None
+    assert checked_code("6901234567893", Symbology.EAN13) is None
+    assert checked_code("96385075", Symbology.EAN8) is None
+    assert checked_code("04252615", Symbology.UPCE) is None
+
+
+def test_engine_result_of_an_unexpected_length_or_symbology_is_rejected():
+    assert checked_code("96385074", Symbology.EAN13) is None  # an EAN-8 is not an EAN-13
+    assert checked_code("6901234567892", Symbology.EAN8) is None
+    assert checked_code("6901234567892", Symbology.EAN13, frozenset({Symbology.EAN8})) is None
+    assert checked_code("69012345678A", Symbology.EAN13) is None
+    assert checked_code("LOT1", Symbology.CODE128, frozenset({Symbology.QR})) is None
+
+
+def test_upc_e_expands_to_its_upc_a():
+    assert upc_e_to_upc_a("04252614") == "042100005264"
+    assert upc_e_to_upc_a("01234565") == "012345000065"
+    assert checked_code("04252614", Symbology.UPCE).code == "0042100005264"
+
+
+def test_ean13_with_leading_zero_is_reported_as_upc_a():
+    read = checked_code("0036000291452", Symbology.EAN13)
+    assert (read.code, read.symbology) == ("0036000291452", Symbology.UPCA)
+
+
+def _engines(*results):
+    """Fake engines: each call returns the next list of (text, symbology) results, then nothing."""
+    calls = iter(results)
+    return {"fake": lambda image, allowed: next(calls, [])}
+
+
+def test_a_single_read_is_not_trusted(monkeypatch):
+    monkeypatch.setattr(scanning, "ENGINES", _engines([("6901234567892", Symbology.EAN13)]))
+    assert decode_gray(np.full((200, 300), 255, np.uint8))[0] == []
+
+
+def test_two_agreeing_reads_confirm_a_code(monkeypatch):
+    read = [("6901234567892", Symbology.EAN13)]
+    monkeypatch.setattr(scanning, "ENGINES", _engines(read, [], read))
+    codes, _ = decode_gray(np.full((200, 300), 255, np.uint8))
+    assert [(c.code, c.reads) for c in codes] == [("6901234567892", 2)]
+
+
+def test_a_single_read_of_a_code_the_catalog_carries_is_trusted(monkeypatch):
+    monkeypatch.setattr(scanning, "ENGINES", _engines([("6901234567892", Symbology.EAN13)]))
+    codes, tried = decode_gray(np.full((200, 300), 255, np.uint8), is_known={"6901234567892"}.__contains__)
+    assert [(c.code, c.known) for c in codes] == [("6901234567892", True)] and tried == 1
+
+
+def test_disagreeing_single_reads_give_nothing(monkeypatch):
+    monkeypatch.setattr(
+        scanning, "ENGINES", _engines([("6901234567892", Symbology.EAN13)], [("6901234567885", Symbology.EAN13)])
+    )
+    assert decode_gray(np.full((200, 300), 255, np.uint8))[0] == []
+
+
+def test_short_fragment_of_a_long_code_is_dropped(monkeypatch):
+    both = [("6901234567892", Symbology.EAN13), ("96385074", Symbology.EAN8)]
+    monkeypatch.setattr(scanning, "ENGINES", _engines(both, both))
+    codes, _ = decode_gray(np.full((200, 300), 255, np.uint8))
+    assert [c.code for c in codes] == ["6901234567892"]
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    )
+
+
+def decompression_bomb(side: int = 8000) -> bytes:
+    """A real PNG of side×side white pixels: tens of megapixels in a few tens of kilobytes."""
+    buffer = io.BytesIO()
+    Image.new("L", (side, side), 255).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def test_decompression_bomb_is_refused_from_its_header_quickly():
+    bomb = decompression_bomb()
+    assert len(bomb) < 200_000
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge, match="8000×8000"):
+        decode_image(bomb)
+    # Decoding 64 million pixels takes far longer than this; reading the header does not.
+    assert time.perf_counter() - started < 0.05
+
+
+def test_header_claiming_billions_of_pixels_is_refused():
+    with pytest.raises(ImageTooLarge):
+        decode_image(_png_header_only(100_000, 100_000))
+
+
+@override_settings(SCAN_MAX_BYTES=10_000)
+def test_file_over_the_byte_limit_is_refused_before_opening():
+    with pytest.raises(ImageTooLarge, match="9 KB"):
+        decode_image(b"\xff\xd8" + b"\0" * 10_000)
+
+
+def test_non_image_and_truncated_image_are_rejected_with_reasons():
+    with pytest.raises(ImageRejected, match="not an image"):
+        decode_image(b"name,price\nmilk,4.50\n")
+    whole = jpeg(render_code(Symbology.EAN13, SAMPLES[Symbology.EAN13][0]))
+    with pytest.raises(ImageRejected, match="damaged or truncated"):
+        decode_image(whole[: len(whole) // 2])
+    with pytest.raises(ImageRejected, match="empty"):
+        decode_image(b"")
+
+
+@override_settings(SCAN_WORK_SIDE=1600)
+def test_large_phone_photo_is_reduced_and_still_decodes():
+    printed, stored = SAMPLES[Symbology.EAN13]
+    label = cv2.resize(render_code(Symbology.EAN13, printed), None, fx=5, fy=5, interpolation=cv2.INTER_CUBIC)
+    photo = np.full((3000, 4000), 200, np.uint8)
+    photo[500 : 500 + label.shape[0], 800 : 800 + label.shape[1]] = label
+    assert max(scanning.load_gray(jpeg(photo)).shape) == 1600
+    assert [c.code for c in decode_image(jpeg(photo)).codes] == [stored]
+
+
+def test_code_128_with_letters_keeps_its_text():
+    decoding = decode_image(jpeg(render_code(Symbology.CODE128, "LOT-2026/117")))
+    assert [(c.code, c.symbology) for c in decoding.codes] == [("LOT-2026/117", Symbology.CODE128)]
