@@ -253,14 +253,14 @@ def _check_duplicates(rows: list[Row], plan: Plan) -> None:
         for code, name in ((row.barcode, "barcode"), (row.pack and row.pack[0], "pack_barcode")):
             if not code:
                 continue
-            if code in seen:
+            if code in seen and seen[code] != row.number:  # a pack code equal to its own barcode: _check_packs
                 message = _("Barcode %(code)s appears twice in the file: rows %(first)d and %(second)d.") % {
                     "code": code,
                     "first": seen[code],
                     "second": row.number,
                 }
                 plan.errors.append(plan.problem(row.number, name, code, message))
-            else:
+            elif code not in seen:
                 seen[code] = row.number
 
 

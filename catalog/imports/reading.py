@@ -41,20 +41,20 @@ def read_table(data: bytes) -> Table:
 
 def decode(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
+        encodings = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = ["utf-16"]
+    else:
         # GB18030 is a superset of GBK and GB2312: what Chinese Excel writes.
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise UnreadableFile(
-            _("The file is neither UTF-8 nor GBK/GB18030 text nor an .xlsx workbook; save it as CSV (UTF-8) or .xlsx.")
-        ) from None
+        encodings = ["utf-8", "gb18030"]
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile(
+        _("The file is neither UTF-8 nor GBK/GB18030 text nor an .xlsx workbook; save it as CSV (UTF-8) or .xlsx.")
+    )
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:

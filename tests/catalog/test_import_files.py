@@ -1,0 +1,260 @@
+"""Each shape of file real suppliers send, made here, read and checked without writing."""
+
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import Workbook
+
+from catalog.imports.reading import UnreadableFile
+from catalog.imports.services import catalog_import_preview
+from catalog.models import Product, Unit
+from tests.factories import CategoryFactory, ProductBarcodeFactory, ProductFactory, ean13
+
+pytestmark = pytest.mark.django_db
+
+CHINESE = ["条码", "商品名称", "类别", "进价", "售价", "供应商", "安全库存", "单位"]
+ENGLISH = ["barcode", "name", "category", "purchase price", "selling price", "supplier", "safety stock", "unit"]
+
+
+def code(n: int) -> str:
+    """Barcodes of the test files, far from the factories' sequence so they never collide by chance."""
+    return ean13(700_000_000 + n)
+
+
+def csv_bytes(rows: list[list[str]], *, headers=CHINESE, delimiter=",", encoding="utf-8") -> bytes:
+    lines = [delimiter.join(headers)] + [delimiter.join(row) for row in rows]
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def xlsx_bytes(rows: list[list], *, headers=CHINESE) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def preview(data: bytes, **kwargs):
+    return catalog_import_preview(data=data, filename="catalog.csv", **kwargs)
+
+
+def row(
+    n: int, *, name="可口可乐 330ml", category="饮料", cost="2.10", price="3.50", supplier="太古", stock="24", unit="瓶"
+):
+    return [code(n), name, category, cost, price, supplier, stock, unit]
+
+
+def created(plan, n: int):
+    return next(r for r in plan.created if r.barcode == code(n))
+
+
+def test_chinese_and_english_headers_map_to_the_same_fields():
+    chinese = preview(csv_bytes([row(1)]))
+    english = preview(csv_bytes([row(1)], headers=ENGLISH))
+    assert not chinese.errors and not english.errors
+    assert created(chinese, 1).values == created(english, 1).values
+    assert created(chinese, 1).values["purchase_price"] == Decimal("2.1000")
+    assert created(chinese, 1).values["category"] == ("饮料",)
+
+
+def test_utf8_with_bom_is_read():
+    plan = preview(b"\xef\xbb\xbf" + csv_bytes([row(1)]))
+    assert not plan.errors and created(plan, 1).values["name"] == "可口可乐 330ml"
+
+
+def test_real_gbk_file_from_chinese_excel_is_read():
+    data = csv_bytes([row(1, name="康师傅红烧牛肉面", price="￥4.50")], encoding="gbk")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # really GBK, not UTF-8 that happens to decode
+    plan = preview(data)
+    assert not plan.errors
+    assert created(plan, 1).values["name"] == "康师傅红烧牛肉面"
+    assert created(plan, 1).values["selling_price"] == Decimal("4.50")
+
+
+def test_gb18030_characters_outside_gbk_are_read():
+    plan = preview(csv_bytes([row(1, name="𠮷野家牛肉饭")], encoding="gb18030"))
+    assert created(plan, 1).values["name"] == "𠮷野家牛肉饭"
+
+
+def test_xlsx_written_with_openpyxl_is_read_with_numeric_barcodes_and_prices():
+    data = xlsx_bytes(
+        [
+            [int(code(1)), "雪碧", "饮料", 2.1, 3.5, "太古", 12, "瓶"],
+            [code(2), "芬达", "饮料", "2.00", "3.00", "", None, "瓶"],
+        ]
+    )
+    plan = preview(data)
+    assert not plan.errors
+    assert created(plan, 1).values["selling_price"] == Decimal("3.50")
+    assert created(plan, 1).values["safety_stock"] == Decimal("12.000")
+    assert "supplier" not in created(plan, 2).values
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_files_with_decimal_commas(delimiter):
+    plan = preview(csv_bytes([row(1, cost="12,50", price="15,9")], delimiter=delimiter))
+    assert not plan.errors
+    assert created(plan, 1).values["purchase_price"] == Decimal("12.5000")
+    assert created(plan, 1).values["selling_price"] == Decimal("15.90")
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("¥1,299.00", "1299.00"),
+        ("1299", "1299.00"),
+        ("1.299,00", "1299.00"),
+        ("￥ 8.8 元", "8.80"),
+        ("RMB 12", "12.00"),
+    ],
+)
+def test_prices_as_suppliers_write_them(written, expected):
+    plan = preview(csv_bytes([row(1, price=f'"{written}"', cost="1")]))
+    assert not plan.errors, plan.errors
+    assert created(plan, 1).values["selling_price"] == Decimal(expected)
+
+
+def test_blank_trailing_rows_and_columns_are_ignored():
+    data = csv_bytes([row(1) + ["", ""], row(2) + ["", ""], [""] * 10, [""] * 10], headers=CHINESE + ["", ""])
+    plan = preview(data)
+    assert not plan.errors and plan.total_rows == 2 and len(plan.created) == 2
+    assert plan.ignored_columns == []
+
+
+def test_unknown_columns_are_listed_as_ignored():
+    plan = preview(csv_bytes([row(1) + ["产地: 广州"]], headers=CHINESE + ["备注"]))
+    assert plan.ignored_columns == ["备注"] and not plan.errors
+
+
+def test_barcode_in_scientific_notation_is_refused_saying_so():
+    plan = preview(csv_bytes([row(1), ["6.90123E+12"] + row(2)[1:]]))
+    [error] = plan.errors
+    assert (error.row, error.column, error.value) == (3, "条码", "6.90123E+12")
+    assert "scientific notation" in error.message
+
+
+def test_barcode_that_lost_its_leading_zero_is_restored():
+    upc = "036000291452"  # UPC-A, stored as 0036000291452; Excel wrote 36000291452
+    plan = preview(csv_bytes([[upc.lstrip("0")] + row(1)[1:]]))
+    assert not plan.errors
+    assert plan.created[0].barcode == "0036000291452"
+
+
+def test_short_code_is_ambiguous_unless_the_catalog_knows_one_reading():
+    ean8 = "01234565"  # EAN-8; without its zero, 1234565 could also be EAN-13 0000001234565
+    plan = preview(csv_bytes([[ean8.lstrip("0")] + row(1)[1:]]))
+    [error] = plan.errors
+    assert "01234565" in error.message and "0000001234565" in error.message
+    ProductFactory(barcode=ean8, name="旧包装")
+    plan = preview(csv_bytes([[ean8.lstrip("0")] + row(1)[1:]]))
+    assert not plan.errors and plan.updated[0].barcode == ean8
+
+
+def test_wrong_check_digit_names_the_expected_digit():
+    good = code(1)
+    bad = good[:-1] + str((int(good[-1]) + 1) % 10)
+    plan = preview(csv_bytes([[bad] + row(1)[1:]]))
+    [error] = plan.errors
+    assert error.row == 2 and error.column == "条码" and f"should be {good[-1]}" in error.message
+
+
+def test_duplicate_barcodes_in_the_file_name_both_rows():
+    plan = preview(csv_bytes([row(1), row(2), row(1, name="重复")]))
+    [error] = plan.errors
+    assert error.row == 4 and "rows 2 and 4" in error.message
+
+
+@pytest.mark.parametrize(
+    ("cost", "reason"), [("-1.00", "negative"), ("abc", "not a number"), ("1.23456", "decimal places")]
+)
+def test_bad_prices_are_errors_with_row_column_and_reason(cost, reason):
+    plan = preview(csv_bytes([row(1), row(2, cost=cost)]))
+    [error] = plan.errors
+    assert (error.row, error.column, error.value) == (3, "进价", cost)
+    assert reason in error.message
+
+
+def test_selling_below_purchase_is_a_warning_not_an_error():
+    plan = preview(csv_bytes([row(1, cost="5.00", price="4.50")]))
+    assert not plan.errors and len(plan.created) == 1
+    [warning] = plan.warnings
+    assert warning.row == 2 and "below the purchase price" in warning.message
+
+
+@pytest.mark.parametrize("unit", ["件", "个", "瓶", "袋", "盒"])
+def test_piece_units(unit):
+    assert created(preview(csv_bytes([row(1, unit=unit)])), 1).values["unit"] == Unit.EACH
+
+
+def test_jin_is_half_a_kilogram_for_prices_and_safety_stock():
+    plan = preview(
+        csv_bytes([row(1, cost="3.00", price="4.99", stock="20", unit="斤"), row(2, unit="公斤"), row(3, unit="kg")])
+    )
+    jin = created(plan, 1).values
+    assert jin["unit"] == Unit.KG
+    assert jin["purchase_price"] == Decimal("6.00") and jin["selling_price"] == Decimal("9.98")
+    assert jin["safety_stock"] == Decimal("10.000")
+    assert created(plan, 2).values["unit"] == created(plan, 3).values["unit"] == Unit.KG
+
+
+def test_unknown_unit_is_an_error():
+    [error] = preview(csv_bytes([row(1, unit="桶装")])).errors
+    assert error.column == "单位" and "桶装" in error.message
+
+
+def test_new_product_without_required_fields_is_an_error():
+    [error] = preview(csv_bytes([[code(1), "无价商品", "饮料", "", "", "", "", ""]])).errors
+    assert "purchase price" in error.message and "selling price" in error.message
+
+
+def test_file_without_barcode_column_is_refused():
+    plan = preview(csv_bytes([["可乐", "3.50"]], headers=["商品名称", "售价"]))
+    assert plan.errors[0].row == 1 and "barcode" in plan.errors[0].message
+
+
+def test_binary_xls_and_undecodable_text_are_refused_whole():
+    with pytest.raises(UnreadableFile, match=".xls"):
+        preview(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    with pytest.raises(UnreadableFile, match="UTF-8"):
+        preview(b"\xff\xfe\xfd" * 3 + b"\x81\x20")
+
+
+def test_category_paths_and_ambiguous_names():
+    drinks = CategoryFactory(name="饮料")
+    CategoryFactory(name="碳酸饮料", parent=drinks)
+    CategoryFactory(name="进口", parent=drinks)
+    CategoryFactory(name="进口", parent=CategoryFactory(name="零食"))
+    plan = preview(csv_bytes([row(1, category="碳酸饮料"), row(2, category="饮料 / 果汁"), row(3, category="进口")]))
+    assert created(plan, 1).values["category"] == ("饮料", "碳酸饮料")
+    assert plan.new_categories == [("饮料", "果汁")]
+    [error] = plan.errors
+    assert error.row == 4 and "full path" in error.message
+
+
+def test_pack_barcode_needs_quantity_and_must_not_be_a_main_barcode():
+    existing = ProductFactory()
+    headers = CHINESE + ["箱码", "箱规"]
+    plan = preview(
+        csv_bytes(
+            [row(1) + [code(900), "24"], row(2) + [code(901), ""], row(3) + [existing.barcode, "6"]], headers=headers
+        )
+    )
+    assert [(e.row, e.column) for e in plan.errors] == [(3, "箱码"), (4, "箱码")]
+    assert plan.pack_created == [(code(1), code(900), 24)]
+
+
+def test_main_barcode_already_an_extra_barcode_is_an_error():
+    extra = ProductBarcodeFactory()
+    [error] = preview(csv_bytes([[extra.barcode] + row(1)[1:]])).errors
+    assert "extra barcode" in error.message and extra.product.barcode in error.message
+
+
+def test_preview_writes_nothing():
+    before = Product.objects.count()
+    plan = preview(csv_bytes([row(n) for n in range(1, 20)]))
+    assert len(plan.created) == 19 and Product.objects.count() == before
