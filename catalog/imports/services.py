@@ -14,6 +14,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from catalog.imports.plan import CHUNK, Plan, Progress, _chunks, build_plan, no_progress
 from catalog.imports.reading import read_table
+from catalog.imports.report import plan_message
 from catalog.models import Category, Product, ProductBarcode, Supplier
 
 # Product fields an import may set, beside barcode.
@@ -63,9 +64,7 @@ def catalog_import_apply(
         read_table(data), filename=filename, default_supplier=default_supplier, lock=True, progress=progress
     )
     if plan.errors:
-        raise ImportRefused(
-            plan, _("%(n)d rows are invalid; nothing was imported.") % {"n": plan.invalid_rows or len(plan.errors)}
-        )
+        raise ImportRefused(plan, plan_message(plan))
     if expected_fingerprint and plan.fingerprint != expected_fingerprint:
         raise ImportRefused(
             plan, _("The catalog changed since the preview; nothing was imported. Preview the file again.")
