@@ -202,6 +202,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 STOCK_ALLOW_NEGATIVE_SALES = envbool("STOCK_ALLOW_NEGATIVE_SALES", "False")
 # Store-assigned codes (loose produce, PLU numbers) accepted besides GTINs.
 CATALOG_STORE_CODE_REGEX = os.getenv("CATALOG_STORE_CODE_REGEX", r"^(?:\d{4,5}|[A-Z]{1,3}\d{1,9})$")
+# Supplier catalog uploads larger than this (bytes) are previewed and imported by an RQ job.
+CATALOG_IMPORT_INLINE_MAX_BYTES = envint("CATALOG_IMPORT_INLINE_MAX_BYTES", "1000000")
 # GS1 variable-measure layouts by two-digit prefix (20-29). Each says what the
 # value digits carry: "price" (yuan) or "weight" (kg), and where they stand.
 CATALOG_VARIABLE_MEASURE = {

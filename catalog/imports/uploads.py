@@ -29,10 +29,6 @@ RUNNING = ("queued", "previewing", "applying")
 PHASES = {"read": (0, 5), "validate": (5, 35), "compare": (40, 15), "create": (55, 40), "update": (55, 40)}
 
 
-def inline_max_bytes() -> int:
-    return getattr(settings, "CATALOG_IMPORT_INLINE_MAX_BYTES", 1_000_000)
-
-
 def _key(upload_id: str) -> str:
     return f"catalog-import:{upload_id}"
 
@@ -67,7 +63,7 @@ def upload_create(*, data: bytes, filename: str, default_supplier: str, user_id:
 
 
 def runs_in_background(state: dict) -> bool:
-    return state["size"] > inline_max_bytes()
+    return state["size"] > settings.CATALOG_IMPORT_INLINE_MAX_BYTES
 
 
 def _progress(state: dict):
