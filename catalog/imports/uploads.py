@@ -156,6 +156,7 @@ def _apply(state: dict, user_id: int | None) -> None:
     else:
         message = _("Imported: %(result)s") % {"result": plan_message(plan)}
         state.update(status="applied", summary=plan_summary(plan), message=message)
+        default_storage.delete(state["path"])  # applied once; the state keeps the summary
 
 
 def _errors_path(state: dict) -> str:

@@ -114,6 +114,13 @@ def test_large_upload_runs_as_a_job_with_a_progress_bar(staff_client, settings, 
     assert "Imported: 3000 new" in staff_client.get(status_url).content.decode()
 
 
+def test_import_needs_add_and_change_permission(client, django_user_model):
+    clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+    client.force_login(clerk)
+    response = client.post(reverse("admin:catalog_product_import"), {"file": SimpleUploadedFile("a.csv", b"x")})
+    assert response.status_code == 403 and Product.objects.count() == 0
+
+
 def test_expired_upload_is_a_clear_404(staff_client):
     response = staff_client.get(reverse("admin:catalog_product_import_status", args=["0" * 32]))
     assert response.status_code == 404
