@@ -1,0 +1,210 @@
+"""The JSON API for scanners, mobile apps and integrations. Every sale goes through checkout.services.sale_complete."""
+
+import json
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog import gtin
+from catalog.selectors import InactiveProduct, UnknownCode, product_lookup
+from checkout.models import Register, Sale
+from checkout.openapi import openapi_document
+from checkout.pricing import CheckoutError, LineInput, PaymentInput
+from checkout.selectors import sale_by_number
+from checkout.services import NoOpenShift, sale_complete
+from stock.selectors import on_hand_by_location
+from stock.services import InsufficientStock
+from supermarket.auth import api_auth
+from supermarket.money import money
+
+
+def _error(message: str, status: int, field: str = "") -> JsonResponse:
+    body = {"error": message}
+    if field:
+        body["field"] = field
+    return JsonResponse(body, status=status)
+
+
+@require_GET
+@api_auth
+def product_detail(request: HttpRequest, code: str) -> JsonResponse:
+    try:
+        scan = product_lookup(code, include_inactive=True)
+    except gtin.InvalidCode as exc:
+        return _error(str(exc), 400, "code")
+    except UnknownCode as exc:
+        return _error(str(exc), 404, "code")
+    product = scan.product
+    return JsonResponse(
+        {
+            "code": scan.code,
+            "barcode": product.barcode,
+            "store_code": product.store_code,
+            "name": product.name,
+            "name_en": product.name_en,
+            "selling_price": str(product.selling_price),
+            "tax_rate": str(product.tax_rate),
+            "unit": product.unit,
+            "active": product.active,
+            "quantity": str(scan.quantity),
+            "amount": str(scan.amount) if scan.amount is not None else None,
+            "on_hand": [
+                {"location": row["location__code"], "name": row["location__name"], "on_hand": str(row["on_hand"])}
+                for row in on_hand_by_location(product)
+            ],
+        }
+    )
+
+
+def sale_json(sale: Sale) -> dict:
+    return {
+        "number": sale.number,
+        "client_token": str(sale.client_token),
+        "register": sale.register.code,
+        "shift": sale.shift_id,
+        "created_at": sale.created_at.isoformat(),
+        "cashier": sale.cashier.get_username(),
+        "lines": [
+            {
+                "position": line.position,
+                "product_id": line.product_id,
+                "barcode": line.product.barcode,
+                "name": line.product.name,
+                "code": line.code,
+                "quantity": str(line.quantity),
+                "unit_price": str(line.unit_price),
+                "amount": str(line.amount),
+                "tax": str(line.tax),
+            }
+            for line in sale.lines.all()
+        ],
+        "item_count": str(sale.item_count),
+        "total": str(sale.total),
+        "tax": str(sale.tax),
+        "paid": str(sale.paid),
+        "change": str(sale.change),
+        "payments": [
+            {"method": p.method, "amount": str(p.amount), "reference": p.reference} for p in sale.payments.all()
+        ],
+    }
+
+
+def _sale_response(number: str, status: int) -> JsonResponse:
+    return JsonResponse(sale_json(sale_by_number(number)), status=status)
+
+
+def _decimal(value, field: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise CheckoutError(
+            _("%(field)s must be a decimal number written as a string.") % {"field": field}, field=field
+        )
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise CheckoutError(
+            _("%(field)s is not a number: %(value)r.") % {"field": field, "value": value}, field=field
+        ) from None
+    if not number.is_finite():
+        raise CheckoutError(_("%(field)s must be a finite number.") % {"field": field}, field=field)
+    return number
+
+
+def _object(value, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise CheckoutError(_("%(field)s must be an object.") % {"field": field}, field=field)
+    return value
+
+
+def _list(body: dict, field: str) -> list:
+    value = body.get(field)
+    if not isinstance(value, list) or not value:
+        raise CheckoutError(_("%(field)s must be a non-empty list.") % {"field": field}, field=field)
+    return value
+
+
+def _line(raw, i: int) -> LineInput:
+    field = f"lines[{i}]"
+    raw = _object(raw, field)
+    code = raw.get("code")
+    if not isinstance(code, str):
+        raise CheckoutError(_("%(field)s.code must be a string.") % {"field": field}, field=f"{field}.code")
+    try:
+        scan = product_lookup(code)
+    except (gtin.InvalidCode, UnknownCode, InactiveProduct) as exc:
+        raise CheckoutError(str(exc), field=f"{field}.code") from None
+    times = _decimal(raw.get("quantity", "1"), f"{field}.quantity")
+    amount = money(scan.amount * times) if scan.amount is not None else None
+    return LineInput(product=scan.product, quantity=scan.quantity * times, amount=amount, code=scan.code)
+
+
+def _payment(raw, i: int) -> PaymentInput:
+    field = f"payments[{i}]"
+    raw = _object(raw, field)
+    reference = raw.get("reference", "")
+    if not isinstance(reference, str) or len(reference) > 64:
+        raise CheckoutError(
+            _("%(field)s.reference must be text of at most 64 characters.") % {"field": field},
+            field=f"{field}.reference",
+        )
+    return PaymentInput(
+        method=str(raw.get("method", "")), amount=_decimal(raw.get("amount"), f"{field}.amount"), reference=reference
+    )
+
+
+def _register(body: dict) -> Register:
+    code = body.get("register")
+    if code in (None, ""):
+        return Register.online_register()
+    register = Register.objects.select_related("location").filter(code=str(code), active=True).first()
+    if register is None:
+        raise CheckoutError(_("No register in use has the code %(code)s.") % {"code": code}, field="register")
+    return register
+
+
+@require_POST
+@api_auth
+def sale_create(request: HttpRequest) -> JsonResponse:
+    try:
+        body = json.loads(request.body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        return _error(_("The request body is not valid JSON."), 400, "body")
+    try:
+        body = _object(body, "body")
+        try:
+            token = uuid.UUID(str(body.get("client_token", "")))
+        except ValueError:
+            raise CheckoutError(_("client_token must be a UUID."), field="client_token") from None
+        seen = Sale.objects.filter(client_token=token).values_list("number", flat=True).first()
+        if seen is not None:
+            return _sale_response(seen, 200)
+        result = sale_complete(
+            client_token=token,
+            register=_register(body),
+            lines=[_line(raw, i) for i, raw in enumerate(_list(body, "lines"))],
+            payments=[_payment(raw, i) for i, raw in enumerate(_list(body, "payments"))],
+            user=request.user,
+        )
+    except NoOpenShift as exc:
+        return _error(exc.message, 409, exc.field)
+    except CheckoutError as exc:
+        return _error(exc.message, 400, exc.field)
+    except InsufficientStock as exc:
+        return _error(str(exc), 409, "lines")
+    return _sale_response(result.sale.number, 201 if result.created else 200)
+
+
+@require_GET
+@api_auth
+def sale_detail(request: HttpRequest, number: str) -> JsonResponse:
+    sale = sale_by_number(number)
+    if sale is None:
+        return _error(_("No sale has the number %(number)s.") % {"number": number}, 404, "number")
+    return JsonResponse(sale_json(sale))
+
+
+@require_GET
+def openapi(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi_document(request.build_absolute_uri("/api/")))

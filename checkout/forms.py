@@ -1,0 +1,105 @@
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
+
+from checkout.models import PaymentMethod, Register
+from checkout.pricing import PaymentInput
+
+ZERO = Decimal("0")
+
+
+def _amount(label, required: bool = False) -> forms.DecimalField:
+    return forms.DecimalField(label=label, required=required, max_digits=12, decimal_places=2, min_value=ZERO)
+
+
+class RegisterChooseForm(forms.Form):
+    register = forms.ModelChoiceField(
+        label=_("Register"), queryset=Register.objects.filter(active=True, online=False), empty_label=None
+    )
+
+
+class ShiftOpenForm(forms.Form):
+    opening_float = _amount(_("Cash float"), required=True)
+
+
+class ShiftCloseForm(forms.Form):
+    counted_cash = _amount(_("Counted cash"), required=True)
+
+
+class QuantityForm(forms.Form):
+    line = forms.IntegerField()
+    quantity = forms.DecimalField(label=_("Quantity"), max_digits=12, decimal_places=3)
+
+
+class LineForm(forms.Form):
+    line = forms.IntegerField()
+
+
+class ManagerApprovalForm(forms.Form):
+    """A manager types their own credentials on the cashier's screen to approve one action."""
+
+    manager_username = forms.CharField(label=_("Manager"), required=False, max_length=150)
+    manager_password = forms.CharField(label=_("Password"), required=False, widget=forms.PasswordInput)
+
+    def __init__(self, *args, request=None, permission: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request, self.permission = request, permission
+
+    def clean(self):
+        data = super().clean()
+        data["manager"] = None
+        username, password = data.get("manager_username"), data.get("manager_password")
+        if username or password:
+            manager = authenticate(self.request, username=username, password=password)
+            if manager is None:
+                raise forms.ValidationError(_("Wrong manager name or password."))
+            if not manager.has_perm(self.permission):
+                raise forms.ValidationError(_("%(user)s may not approve this.") % {"user": manager.get_username()})
+            data["manager"] = manager
+        elif self.request is not None and self.request.user.has_perm(self.permission):
+            data["manager"] = self.request.user
+        return data
+
+
+class PayForm(ManagerApprovalForm):
+    cash = _amount(_("Cash tendered"))
+    card = _amount(_("Bank card"))
+    wechat = _amount(_("WeChat Pay"))
+    wechat_reference = forms.CharField(label=_("WeChat reference"), required=False, max_length=64)
+    alipay = _amount(_("Alipay"))
+    alipay_reference = forms.CharField(label=_("Alipay reference"), required=False, max_length=64)
+
+    def clean(self):
+        data = super().clean()
+        for method in ("wechat", "alipay"):
+            if data.get(method) and not data.get(f"{method}_reference"):
+                self.add_error(f"{method}_reference", _("Enter the wallet's transaction reference."))
+        if not any(data.get(m) for m in ("cash", "card", "wechat", "alipay")):
+            raise forms.ValidationError(_("Enter at least one payment."))
+        return data
+
+    def payments(self) -> list[PaymentInput]:
+        data = self.cleaned_data
+        return [
+            PaymentInput(method=method, amount=data[method], reference=data.get(f"{method}_reference", ""))
+            for method in (PaymentMethod.CASH, PaymentMethod.CARD, PaymentMethod.WECHAT, PaymentMethod.ALIPAY)
+            if data.get(method)
+        ]
+
+
+class ReturnForm(ManagerApprovalForm):
+    refund_method = forms.ChoiceField(label=_("Refund by"), choices=PaymentMethod.choices)
+    reference = forms.CharField(label=_("Refund reference"), required=False, max_length=64)
+
+    def __init__(self, *args, sale_lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sale_lines = list(sale_lines)
+        for line in self.sale_lines:
+            self.fields[f"qty-{line.pk}"] = forms.DecimalField(
+                label=line.product.name, required=False, min_value=ZERO, max_digits=12, decimal_places=3
+            )
+
+    def quantities(self) -> dict[int, Decimal]:
+        return {line.pk: self.cleaned_data.get(f"qty-{line.pk}") or ZERO for line in self.sale_lines}

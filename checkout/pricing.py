@@ -1,0 +1,139 @@
+"""Every checkout total is computed here: the till's running basket, the sale, the receipt and the API.
+
+`price_lines` is the one place where line amounts, tax and the sale total are worked out;
+promotions plug in here (a rule turns priced lines into discounted lines before the totals are summed).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from catalog.models import Product
+from checkout.models import PaymentMethod
+from supermarket.money import money, quantity, tax_included
+
+ZERO = Decimal("0")
+
+
+class CheckoutError(ValueError):
+    """Bad input for a sale or return; `field` names what is wrong (e.g. "lines[2].quantity")."""
+
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """What is being sold: a product, how much, and the amount a scale label fixed (if any)."""
+
+    product: Product
+    quantity: Decimal
+    amount: Decimal | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    product: Product
+    code: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    tax: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    lines: list[PricedLine]
+    item_count: Decimal
+    total: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    method: str
+    amount: Decimal
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Tender:
+    paid: Decimal
+    change: Decimal
+
+
+def check_quantity(product: Product, value: Decimal, *, field: str) -> Decimal:
+    """A positive quantity, whole for products sold by the piece, grams at most for weighed ones."""
+    if value <= 0:
+        raise CheckoutError(_("Quantity must be more than zero."), field=field)
+    if not product.sold_by_weight and value != value.to_integral_value():
+        raise CheckoutError(
+            _("%(product)s is sold by the piece: the quantity must be a whole number.") % {"product": product.name},
+            field=field,
+        )
+    if value != quantity(value):
+        raise CheckoutError(_("Quantity has more than three decimals."), field=field)
+    return value
+
+
+def price_lines(lines: Iterable[LineInput]) -> Totals:
+    """Price every line (shelf price × quantity, or the amount on a scale label), with tax included in the price."""
+    priced = []
+    for line in lines:
+        product = line.product
+        amount = line.amount if line.amount is not None else money(product.selling_price * line.quantity)
+        priced.append(
+            PricedLine(
+                product=product,
+                code=line.code,
+                quantity=line.quantity,
+                unit_price=product.selling_price,
+                amount=amount,
+                tax=tax_included(amount, product.tax_rate),
+                cost=(product.purchase_price * line.quantity).quantize(Decimal("0.0001")),
+            )
+        )
+    # A weighed line is one item however many kilograms it holds.
+    item_count = sum((Decimal(1) if p.product.sold_by_weight else p.quantity for p in priced), ZERO)
+    return Totals(
+        lines=priced,
+        item_count=item_count,
+        total=sum((p.amount for p in priced), ZERO),
+        tax=sum((p.tax for p in priced), ZERO),
+    )
+
+
+def tender(total: Decimal, payments: Sequence[PaymentInput]) -> Tender:
+    """Check the payments cover the total; only cash can be over the total, and the excess is change."""
+    for i, payment in enumerate(payments):
+        if payment.method not in PaymentMethod.values:
+            raise CheckoutError(
+                _("Unknown payment method %(method)s; use one of %(choices)s.")
+                % {"method": payment.method, "choices": ", ".join(PaymentMethod.values)},
+                field=f"payments[{i}].method",
+            )
+        if payment.amount <= 0 or payment.amount != money(payment.amount):
+            raise CheckoutError(
+                _("A payment amount must be more than zero, in yuan with at most two decimals."),
+                field=f"payments[{i}].amount",
+            )
+    paid = sum((p.amount for p in payments), ZERO)
+    if paid < total:
+        raise CheckoutError(
+            _("Payments of %(paid)s do not cover the total of %(total)s.") % {"paid": paid, "total": total},
+            field="payments",
+        )
+    cash = sum((p.amount for p in payments if p.method == PaymentMethod.CASH), ZERO)
+    change = paid - total
+    if change > cash:
+        raise CheckoutError(
+            _("Only cash can be more than the amount due: non-cash payments exceed the total by %(over)s.")
+            % {"over": change - cash},
+            field="payments",
+        )
+    return Tender(paid=paid, change=change)

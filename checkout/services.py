@@ -1,0 +1,414 @@
+"""Checkout writes: sales, returns, shifts and the till's cart. Stock changes go through stock.services only."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.selectors import Scan
+from checkout.models import (
+    ApiToken,
+    Cart,
+    CartLine,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Register,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    Shift,
+)
+from checkout.pricing import CheckoutError, LineInput, PaymentInput, check_quantity, price_lines, tender
+from checkout.selectors import cart_inputs, cart_lines, returned_so_far, shift_report, stock_available
+from reports.services import SoldLine, sales_daily_add
+from stock.models import MovementKind
+from stock.services import InsufficientStock, Move, stock_move_batch
+from supermarket.money import money, tax_included
+
+ZERO = Decimal("0")
+
+
+class NoOpenShift(CheckoutError):
+    """The register has no open shift: it takes no sales and no refunds until one is opened."""
+
+    def __init__(self, register: Register):
+        super().__init__(
+            _("Register %(code)s has no open shift: open a shift before selling.") % {"code": register.code},
+            field="register",
+        )
+
+
+class NotApproved(CheckoutError):
+    """A manager's approval was needed and the approver lacks the permission."""
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    sale: Sale
+    created: bool
+
+
+def _sale_number(register: Register, sale: Sale) -> str:
+    return f"{register.code}-{timezone.localdate(sale.created_at):%Y%m%d}-{sale.pk:06d}"
+
+
+def _require_permission(user, perm: str, message: str) -> None:
+    if user is None or not user.has_perm(perm):
+        raise NotApproved(message, field="manager")
+
+
+def sale_complete(
+    *,
+    client_token: uuid.UUID,
+    register: Register,
+    lines: Sequence[LineInput],
+    payments: Sequence[PaymentInput],
+    user,
+    approved_by=None,
+) -> SaleResult:
+    """Complete a whole sale in one transaction, exactly once per client token.
+
+    A token seen before returns the first sale (created=False) and changes nothing, including
+    when two requests with the same token race: the loser waits on the token's unique index and
+    then finds the winner's sale. Otherwise: validates lines and payments (CheckoutError naming
+    the field), takes the register's open shift with a lock that shift_close waits for
+    (NoOpenShift if there is none), inserts the sale, moves stock for all lines in one
+    stock_move_batch (InsufficientStock / ExpiredStock unless a manager with
+    checkout.override_expired approved), bulk-inserts lines and payments and adds the daily rollups.
+    """
+    existing = Sale.objects.filter(client_token=client_token).first()
+    if existing is not None:
+        return SaleResult(existing, created=False)
+    if not lines:
+        raise CheckoutError(_("A sale needs at least one line."), field="lines")
+    for i, line in enumerate(lines):
+        check_quantity(line.product, line.quantity, field=f"lines[{i}].quantity")
+        if not line.product.active:
+            raise CheckoutError(
+                _("%(name)s is inactive and cannot be sold.") % {"name": line.product.name}, field=f"lines[{i}].code"
+            )
+    if not payments:
+        raise CheckoutError(_("A sale needs at least one payment."), field="payments")
+    if approved_by is not None:
+        _require_permission(
+            approved_by, "checkout.override_expired", _("Only a manager can allow expired stock to be sold.")
+        )
+    if not register.active:
+        raise CheckoutError(_("Register %(code)s is not in use.") % {"code": register.code}, field="register")
+    totals = price_lines(lines)
+    paid = tender(totals.total, payments)
+    try:
+        with transaction.atomic():
+            sale = _sale_write(client_token, register, totals, payments, paid, user, approved_by)
+    except IntegrityError:
+        existing = Sale.objects.filter(client_token=client_token).first()
+        if existing is None:
+            raise
+        return SaleResult(existing, created=False)
+    return SaleResult(sale, created=True)
+
+
+def _sale_write(client_token, register, totals, payments, paid, user, approved_by) -> Sale:
+    shift = None
+    if not register.online:
+        # FOR NO KEY UPDATE: shift_close's FOR UPDATE waits for sales in flight, and a sale waits for a close.
+        shift = (
+            Shift.objects.select_for_update(no_key=True)
+            .filter(register=register, closed_at__isnull=True)
+            .only("pk")
+            .first()
+        )
+        if shift is None:
+            raise NoOpenShift(register)
+    location = register.location
+    sale = Sale.objects.create(
+        client_token=client_token,
+        register=register,
+        shift=shift,
+        location=location,
+        cashier=user,
+        approved_by=approved_by,
+        item_count=totals.item_count,
+        total=totals.total,
+        tax=totals.tax,
+        paid=paid.paid,
+        change=paid.change,
+    )
+    sale.number = _sale_number(register, sale)
+    Sale.objects.filter(pk=sale.pk).update(number=sale.number)
+    stock_move_batch(
+        moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
+        kind=MovementKind.SALE,
+        reference=sale.number,
+        document=sale,
+        user=user,
+        allow_expired=approved_by is not None,
+    )
+    SaleLine.objects.bulk_create(
+        SaleLine(
+            sale=sale,
+            position=i,
+            product=p.product,
+            code=p.code,
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            amount=p.amount,
+            tax=p.tax,
+            cost=p.cost,
+        )
+        for i, p in enumerate(totals.lines, start=1)
+    )
+    Payment.objects.bulk_create(
+        Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in payments
+    )
+    day = timezone.localdate(sale.created_at)
+    sales_daily_add(
+        lines=[SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
+    )
+    return sale
+
+
+@transaction.atomic
+def sale_return(
+    *,
+    sale: Sale,
+    quantities: dict[int, Decimal],
+    refund_method: str,
+    register: Register,
+    user,
+    approved_by,
+    reference: str = "",
+) -> Return:
+    """Take back goods from a sale, whole or partly, and record the refund by method.
+
+    Needs checkout.add_return on approved_by (a manager). Locks the sale row so that two returns
+    of the same sale cannot together take back more than was sold; refuses any line beyond what is
+    left (CheckoutError naming the line). A line returned in full refunds exactly what is left of its
+    amount; a partial one its share. Stock goes back through stock_move_batch; rollups get negative lines.
+    """
+    _require_permission(approved_by, "checkout.add_return", _("A return needs a manager's approval."))
+    if refund_method not in PaymentMethod.values:
+        raise CheckoutError(_("Choose how the refund is paid."), field="refund_method")
+    sale = Sale.objects.select_for_update().get(pk=sale.pk)
+    sale_lines = {line.pk: line for line in SaleLine.objects.filter(sale=sale).select_related("product")}
+    wanted = {pk: q for pk, q in quantities.items() if q}
+    if not wanted:
+        raise CheckoutError(_("Enter a quantity to return on at least one line."), field="lines")
+    returned = returned_so_far(sale)
+    priced = []
+    for pk, qty in wanted.items():
+        line = sale_lines.get(pk)
+        if line is None:
+            raise CheckoutError(_("Line %(pk)s is not part of sale %(number)s.") % {"pk": pk, "number": sale.number})
+        check_quantity(line.product, qty, field=f"lines[{line.position}].quantity")
+        returned_quantity, refunded = returned.get(pk, (ZERO, ZERO))
+        left = line.quantity - returned_quantity
+        if qty > left:
+            raise CheckoutError(
+                _("Line %(position)s (%(product)s): only %(left)s left to return, %(qty)s asked.")
+                % {"position": line.position, "product": line.product.name, "left": left.normalize(), "qty": qty},
+                field=f"lines[{line.position}].quantity",
+            )
+        amount = line.amount - refunded if qty == left else money(line.amount * qty / line.quantity)
+        priced.append((line, qty, amount))
+    shift = None
+    if not register.online:
+        shift = Shift.objects.filter(register=register, closed_at__isnull=True).first()
+        if shift is None:
+            raise NoOpenShift(register)
+    total = sum((a for _line, _q, a in priced), ZERO)
+    ret = Return.objects.create(
+        sale=sale,
+        shift=shift,
+        user=user,
+        approved_by=approved_by,
+        total=total,
+        tax=sum((tax_included(a, line.product.tax_rate) for line, _q, a in priced), ZERO),
+    )
+    ReturnLine.objects.bulk_create(ReturnLine(ret=ret, sale_line=line, quantity=q, amount=a) for line, q, a in priced)
+    Refund.objects.create(ret=ret, method=refund_method, amount=total, reference=reference)
+    stock_move_batch(
+        moves=[Move(product=line.product, location=sale.location, quantity=q) for line, q, _a in priced],
+        kind=MovementKind.RETURN,
+        reference=sale.number,
+        document=ret,
+        user=user,
+    )
+    day = timezone.localdate()
+    sales_daily_add(
+        lines=[
+            SoldLine(line.product_id, sale.location_id, day, -q, -a, -(line.cost * q / line.quantity))
+            for line, q, a in priced
+        ]
+    )
+    return ret
+
+
+@transaction.atomic
+def shift_open(*, register: Register, opening_float: Decimal, user) -> Shift:
+    """Open a shift with a cash float; one open shift per register (the partial unique index decides races)."""
+    if register.online:
+        raise CheckoutError(_("The online register has no cash drawer and needs no shift."), field="register")
+    if opening_float < 0:
+        raise CheckoutError(_("The cash float cannot be negative."), field="opening_float")
+    try:
+        with transaction.atomic():
+            return Shift.objects.create(register=register, opening_float=money(opening_float), opened_by=user)
+    except IntegrityError:
+        raise CheckoutError(
+            _("Register %(code)s already has an open shift.") % {"code": register.code}, field="register"
+        ) from None
+
+
+@transaction.atomic
+def shift_close(*, shift: Shift, counted_cash: Decimal, user) -> Shift:
+    """Close a shift with the counted cash and store the expected cash from its Z-report.
+
+    Locks the shift FOR UPDATE, so it waits for sales in flight on it and later sales find it closed.
+    """
+    shift = Shift.objects.select_for_update().select_related("register").get(pk=shift.pk)
+    if shift.closed_at is not None:
+        raise CheckoutError(_("This shift is already closed."), field="shift")
+    if counted_cash < 0:
+        raise CheckoutError(_("Counted cash cannot be negative."), field="counted_cash")
+    shift.expected_cash = shift_report(shift).expected_cash
+    shift.counted_cash = money(counted_cash)
+    shift.closed_at = timezone.now()
+    shift.closed_by = user
+    shift.save(update_fields=["expected_cash", "counted_cash", "closed_at", "closed_by"])
+    return shift
+
+
+# The till's cart ------------------------------------------------------------------------
+
+
+def cart_current(*, register: Register, user) -> Cart:
+    """The register's open cart, started if there is none (the partial unique index settles two tabs racing)."""
+    cart = Cart.objects.filter(register=register, status=Cart.Status.OPEN).select_related("register__location").first()
+    if cart is not None:
+        return cart
+    try:
+        with transaction.atomic():
+            cart = Cart.objects.create(register=register, cashier=user)
+    except IntegrityError:
+        cart = Cart.objects.get(register=register, status=Cart.Status.OPEN)
+    return Cart.objects.select_related("register__location").get(pk=cart.pk)
+
+
+def _check_stock(cart: Cart, product, wanted: Decimal) -> None:
+    """Refuse a line change that would sell more than is on hand (unless negative sales are allowed)."""
+    if settings.STOCK_ALLOW_NEGATIVE_SALES:
+        return
+    location = cart.register.location
+    available = stock_available([product.pk], location).get(product.pk)
+    on_hand = available.on_hand if available else ZERO
+    if wanted > on_hand:
+        raise InsufficientStock(product=product, location=location, available=on_hand, requested=wanted)
+
+
+def _in_cart(cart: Cart, product_id: int, *, excluding: int | None = None) -> Decimal:
+    lines = CartLine.objects.filter(cart=cart, product_id=product_id)
+    if excluding is not None:
+        lines = lines.exclude(pk=excluding)
+    return sum(lines.values_list("quantity", flat=True), ZERO)
+
+
+@transaction.atomic
+def cart_scan(*, cart: Cart, scan: Scan) -> CartLine:
+    """Add a scanned item. The same product again adds to its line; a scale label with its own amount is a line of
+    its own. Raises InsufficientStock (nothing changes) if the cart would hold more than is on hand."""
+    _check_stock(cart, scan.product, _in_cart(cart, scan.product.pk) + scan.quantity)
+    if scan.amount is None:
+        line = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True).first()
+        if line is not None:
+            CartLine.objects.filter(pk=line.pk).update(quantity=F("quantity") + scan.quantity)
+            return line
+    return CartLine.objects.create(
+        cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
+    )
+
+
+def _cart_line(cart: Cart, line_id: int) -> CartLine:
+    line = CartLine.objects.select_related("product").filter(cart=cart, pk=line_id).first()
+    if line is None:
+        raise CheckoutError(_("That line is no longer in this sale."), field="line")
+    return line
+
+
+@transaction.atomic
+def cart_set_quantity(*, cart: Cart, line_id: int, quantity: Decimal) -> CartLine:
+    """Change a line's quantity (not for scale labels, whose price is fixed by the label)."""
+    line = _cart_line(cart, line_id)
+    if line.amount is not None:
+        raise CheckoutError(
+            _("%(product)s was priced by its scale label: void it and scan the label again.")
+            % {"product": line.product.name},
+            field="quantity",
+        )
+    check_quantity(line.product, quantity, field="quantity")
+    _check_stock(cart, line.product, _in_cart(cart, line.product_id, excluding=line.pk) + quantity)
+    line.quantity = quantity
+    line.save(update_fields=["quantity"])
+    return line
+
+
+def cart_void_line(*, cart: Cart, line_id: int) -> None:
+    """Remove a line from the cart."""
+    _cart_line(cart, line_id).delete()
+
+
+def cart_hold(*, cart: Cart) -> None:
+    """Park the cart; the register starts a new one at the next scan."""
+    if not CartLine.objects.filter(cart=cart).exists():
+        raise CheckoutError(_("There is nothing to hold."), field="cart")
+    Cart.objects.filter(pk=cart.pk).update(status=Cart.Status.HELD, held_at=timezone.now())
+
+
+@transaction.atomic
+def cart_recall(*, register: Register, cart_id: int, user) -> Cart:
+    """Bring a held cart back; the cart open now is held in its place (or dropped if empty)."""
+    held = Cart.objects.select_for_update().filter(pk=cart_id, register=register, status=Cart.Status.HELD).first()
+    if held is None:
+        raise CheckoutError(_("That held sale is no longer waiting."), field="cart")
+    current = Cart.objects.filter(register=register, status=Cart.Status.OPEN).first()
+    if current is not None:
+        if CartLine.objects.filter(cart=current).exists():
+            Cart.objects.filter(pk=current.pk).update(status=Cart.Status.HELD, held_at=timezone.now())
+        else:
+            current.delete()
+    Cart.objects.filter(pk=held.pk).update(status=Cart.Status.OPEN, held_at=None, cashier=user)
+    return held
+
+
+def cart_cancel(*, cart: Cart) -> None:
+    """Drop the cart and its lines; nothing was sold."""
+    cart.delete()
+
+
+@transaction.atomic
+def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approved_by=None) -> SaleResult:
+    """Complete the cart as a sale (its token is the client token) and drop it. Same raises as sale_complete."""
+    result = sale_complete(
+        client_token=cart.token,
+        register=cart.register,
+        lines=cart_inputs(cart_lines(cart)),
+        payments=payments,
+        user=user,
+        approved_by=approved_by,
+    )
+    cart.delete()
+    return result
+
+
+def api_token_for(user) -> ApiToken:
+    """The user's API token, created on first use."""
+    token, _created = ApiToken.objects.get_or_create(user=user)
+    return token

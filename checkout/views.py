@@ -1,0 +1,330 @@
+"""The cashier's till. Every action answers an htmx request with the #basket fragment of the till page;
+without htmx it redirects back to the page. The logic lives in checkout.services and checkout.selectors."""
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.signing import BadSignature
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from catalog import gtin
+from catalog.models import Product
+from catalog.selectors import InactiveProduct, Scan, UnknownCode, product_lookup, product_search
+from checkout import services
+from checkout.forms import (
+    LineForm,
+    PayForm,
+    QuantityForm,
+    RegisterChooseForm,
+    ReturnForm,
+    ShiftCloseForm,
+    ShiftOpenForm,
+)
+from checkout.models import Cart, Register, Shift
+from checkout.pricing import CheckoutError
+from checkout.selectors import basket, held_carts, open_shift, returned_so_far, sale_by_number, shift_report
+from stock.services import ExpiredStock, InsufficientStock
+
+REGISTER_COOKIE = "till_register"
+REGISTER_SALT = "checkout.register"
+LOGIN_URL = "checkout:login"
+
+
+def _bound_register(request: HttpRequest) -> Register | None:
+    try:
+        pk = request.get_signed_cookie(REGISTER_COOKIE, salt=REGISTER_SALT)
+    except (KeyError, BadSignature):
+        return None
+    return Register.objects.select_related("location").filter(pk=pk, active=True, online=False).first()
+
+
+def till_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required, and the browser must be bound to a register (else it is sent to choose one)."""
+
+    @login_required(login_url=LOGIN_URL)
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        register = _bound_register(request)
+        if register is None:
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("checkout:register-choose"))
+            return redirect("checkout:register-choose")
+        request.register = register
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _basket_response(
+    request: HttpRequest,
+    *,
+    cart: Cart | None = None,
+    message: str = "",
+    state: str = "ok",
+    results=None,
+    pay_form: PayForm | None = None,
+    current: int | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    if not request.htmx:
+        return redirect("checkout:till")
+    cart = cart or services.cart_current(register=request.register, user=request.user)
+    context = {
+        "basket": basket(cart),
+        "held": held_carts(request.register),
+        "message": message,
+        "state": state,
+        "results": results,
+        "pay_form": pay_form,
+        "current": current,
+    }
+    return render(request, "checkout/till.html#basket", context, status=status)
+
+
+@till_view
+def till(request: HttpRequest) -> HttpResponse:
+    register = request.register
+    shift = open_shift(register)
+    if shift is None:
+        return render(request, "checkout/shift_open.html", {"register": register, "form": ShiftOpenForm()})
+    cart = services.cart_current(register=register, user=request.user)
+    context = {"register": register, "shift": shift, "basket": basket(cart), "held": held_carts(register)}
+    return render(request, "checkout/till.html", context)
+
+
+def register_choose(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse(LOGIN_URL)}?next={request.path}")
+    form = RegisterChooseForm(request.POST or None, initial={"register": _bound_register(request)})
+    if request.method == "POST" and form.is_valid():
+        response = redirect("checkout:till")
+        # A till stays bound to its register for a year; the signature stops a browser from picking another by hand.
+        response.set_signed_cookie(
+            REGISTER_COOKIE,
+            form.cleaned_data["register"].pk,
+            salt=REGISTER_SALT,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    return render(request, "checkout/register_choose.html", {"form": form})
+
+
+def _scan_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _basket_response(request, message=str(exc), state="error", status=422)
+
+
+def _add(request: HttpRequest, scan: Scan) -> HttpResponse:
+    cart = services.cart_current(register=request.register, user=request.user)
+    try:
+        line = services.cart_scan(cart=cart, scan=scan)
+    except InsufficientStock as exc:
+        return _scan_error(request, exc)
+    return _basket_response(request, cart=cart, message=scan.product.name, current=line.pk)
+
+
+@require_POST
+@till_view
+def scan(request: HttpRequest) -> HttpResponse:
+    code = request.POST.get("code", "").strip()
+    if not code:
+        # A scanner's trailing Enter or a second Enter: nothing to add, and never a repeat of the last item.
+        return _basket_response(request, state="idle")
+    try:
+        return _add(request, product_lookup(code))
+    except (UnknownCode, InactiveProduct) as exc:
+        return _scan_error(request, exc)
+    except gtin.InvalidCode as exc:
+        if code.isdigit():
+            return _scan_error(request, exc)
+    # Not a code: search by name or store code for items without a barcode.
+    results = list(product_search(code, limit=12))
+    if len(results) == 1:
+        return _add(request, Scan(product=results[0], code="", quantity=Decimal(1)))
+    if not results:
+        return _basket_response(
+            request, message=_("Nothing matches %(text)s.") % {"text": code}, state="error", status=422
+        )
+    return _basket_response(request, message=_("Choose the item:"), state="search", results=results)
+
+
+@require_POST
+@till_view
+def add_product(request: HttpRequest) -> HttpResponse:
+    product = Product.objects.filter(pk=request.POST.get("product"), active=True).first()
+    if product is None:
+        return _scan_error(request, CheckoutError(_("That item can no longer be sold.")))
+    return _add(request, Scan(product=product, code="", quantity=Decimal(1)))
+
+
+def _cart_action(request: HttpRequest, action: Callable[[Cart], object]) -> HttpResponse:
+    cart = services.cart_current(register=request.register, user=request.user)
+    try:
+        action(cart)
+    except (CheckoutError, InsufficientStock) as exc:
+        return _scan_error(request, exc)
+    return _basket_response(request)
+
+
+def _form_error(request: HttpRequest, form) -> HttpResponse:
+    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+    return _basket_response(request, message=errors, state="error", status=422)
+
+
+@require_POST
+@till_view
+def line_quantity(request: HttpRequest) -> HttpResponse:
+    form = QuantityForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, form)
+    data = form.cleaned_data
+    return _cart_action(
+        request, lambda cart: services.cart_set_quantity(cart=cart, line_id=data["line"], quantity=data["quantity"])
+    )
+
+
+@require_POST
+@till_view
+def line_void(request: HttpRequest) -> HttpResponse:
+    form = LineForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, form)
+    return _cart_action(request, lambda cart: services.cart_void_line(cart=cart, line_id=form.cleaned_data["line"]))
+
+
+@require_POST
+@till_view
+def hold(request: HttpRequest) -> HttpResponse:
+    return _cart_action(request, lambda cart: services.cart_hold(cart=cart))
+
+
+@require_POST
+@till_view
+def recall(request: HttpRequest) -> HttpResponse:
+    cart_id = request.POST.get("cart", "")
+    if not cart_id.isdigit():
+        return _scan_error(request, CheckoutError(_("Choose a held sale to recall.")))
+    return _cart_action(
+        request, lambda cart: services.cart_recall(register=request.register, cart_id=int(cart_id), user=request.user)
+    )
+
+
+@require_POST
+@till_view
+def cancel(request: HttpRequest) -> HttpResponse:
+    return _cart_action(request, lambda cart: services.cart_cancel(cart=cart))
+
+
+@require_POST
+@till_view
+def pay(request: HttpRequest) -> HttpResponse:
+    form = PayForm(request.POST, request=request, permission="checkout.override_expired")
+    if not form.is_valid():
+        return _basket_response(request, pay_form=form, state="error", status=422)
+    cart = services.cart_current(register=request.register, user=request.user)
+    manager = form.cleaned_data["manager"] if form.cleaned_data.get("manager_username") else None
+    try:
+        result = services.cart_checkout(cart=cart, payments=form.payments(), user=request.user, approved_by=manager)
+    except ExpiredStock as exc:
+        form.needs_manager = True
+        return _basket_response(request, message=str(exc), state="error", pay_form=form, status=409)
+    except (CheckoutError, InsufficientStock) as exc:
+        return _basket_response(request, message=str(exc), state="error", pay_form=form, status=409)
+    url = reverse("checkout:receipt", args=[result.sale.number])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required(login_url=LOGIN_URL)
+def receipt(request: HttpRequest, number: str) -> HttpResponse:
+    sale = sale_by_number(number)
+    if sale is None:
+        raise Http404(_("No sale has this number."))
+    return render(request, "checkout/receipt.html", {"sale": sale, "returned": returned_so_far(sale)})
+
+
+@require_POST
+@till_view
+def shift_open_view(request: HttpRequest) -> HttpResponse:
+    form = ShiftOpenForm(request.POST)
+    if form.is_valid():
+        try:
+            services.shift_open(
+                register=request.register, opening_float=form.cleaned_data["opening_float"], user=request.user
+            )
+        except CheckoutError as exc:
+            form.add_error(None, exc.message)
+    if form.errors:
+        return render(request, "checkout/shift_open.html", {"register": request.register, "form": form}, status=422)
+    return redirect("checkout:till")
+
+
+@till_view
+def shift_close_view(request: HttpRequest) -> HttpResponse:
+    shift = open_shift(request.register)
+    if shift is None:
+        return redirect("checkout:till")
+    form = ShiftCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.shift_close(shift=shift, counted_cash=form.cleaned_data["counted_cash"], user=request.user)
+        except CheckoutError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("checkout:shift-report", pk=shift.pk)
+    return render(request, "checkout/shift_close.html", {"form": form, "report": shift_report(shift)})
+
+
+@login_required(login_url=LOGIN_URL)
+def shift_report_view(request: HttpRequest, pk: int) -> HttpResponse:
+    shift = get_object_or_404(Shift.objects.select_related("register", "opened_by", "closed_by"), pk=pk)
+    return render(request, "checkout/shift_report.html", {"report": shift_report(shift)})
+
+
+@till_view
+def sale_return_view(request: HttpRequest) -> HttpResponse:
+    number = (request.POST.get("number") or request.GET.get("number") or "").strip()
+    sale = sale_by_number(number) if number else None
+    context = {"number": number, "sale": sale, "message": ""}
+    if number and sale is None:
+        context["message"] = _("No sale has the number %(number)s.") % {"number": number}
+    if sale is None:
+        return render(request, "checkout/return.html", context, status=404 if number else 200)
+    returned = returned_so_far(sale)
+    lines = list(sale.lines.all())
+    first_payment = next(iter(sale.payments.all()), None)
+    form = ReturnForm(
+        request.POST if request.method == "POST" else None,
+        request=request,
+        permission="checkout.add_return",
+        sale_lines=lines,
+        initial={"refund_method": first_payment.method if first_payment else "cash"},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            ret = services.sale_return(
+                sale=sale,
+                quantities=form.quantities(),
+                refund_method=form.cleaned_data["refund_method"],
+                reference=form.cleaned_data["reference"],
+                register=request.register,
+                user=request.user,
+                approved_by=form.cleaned_data["manager"],
+            )
+        except (CheckoutError, InsufficientStock) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return render(request, "checkout/return_done.html", {"ret": ret, "sale": sale})
+    context.update(
+        form=form,
+        rows=[(line, form[f"qty-{line.pk}"], line.quantity - returned.get(line.pk, (0, 0))[0]) for line in lines],
+        needs_manager=not request.user.has_perm("checkout.add_return"),
+    )
+    return render(request, "checkout/return.html", context, status=422 if form.errors else 200)
