@@ -148,6 +148,22 @@ class ReplenishmentSuggestion(models.Model):
     created_at = models.DateTimeField(_("raised"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     dismissed_reason = models.CharField(_("reason dismissed"), max_length=200, blank=True)
+    purchase_order = models.ForeignKey(
+        "stock.PurchaseOrder",
+        verbose_name=_("ordered on"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="suggestions",
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("replenishment suggestion")
@@ -161,3 +177,336 @@ class ReplenishmentSuggestion(models.Model):
 
     def __str__(self):
         return f"{self.product} @ {self.location} ({self.get_status_display()})"
+
+
+# Back-store documents -------------------------------------------------------
+# Each document below changes stock only through stock.services.stock_move_batch,
+# which writes the ledger rows pointing back at the document.
+
+QUANTITY = {"max_digits": 14, "decimal_places": 3}
+COST = {"max_digits": 12, "decimal_places": 4}
+
+
+class PurchaseOrder(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SENT = "sent", _("sent")
+        PARTIAL = "partial", _("partially received")
+        RECEIVED = "received", _("received")
+        CANCELLED = "cancelled", _("cancelled")
+
+    supplier = models.ForeignKey(
+        "catalog.Supplier", verbose_name=_("supplier"), on_delete=models.PROTECT, related_name="purchase_orders"
+    )
+    location = models.ForeignKey(
+        Location, verbose_name=_("deliver to"), on_delete=models.PROTECT, related_name="purchase_orders"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    expected_date = models.DateField(_("expected date"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    OPEN = (Status.DRAFT, Status.SENT, Status.PARTIAL)
+    RECEIVABLE = (Status.SENT, Status.PARTIAL)
+
+    class Meta:
+        verbose_name = _("purchase order")
+        verbose_name_plural = _("purchase orders")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "supplier"], name="po_status_supplier")]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"PO{self.pk:06d}" if self.pk else "PO-new"
+
+
+class PurchaseOrderLine(models.Model):
+    order = models.ForeignKey(
+        PurchaseOrder, verbose_name=_("purchase order"), on_delete=models.CASCADE, related_name="lines"
+    )
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(_("ordered"), **QUANTITY)
+    unit_cost = models.DecimalField(_("unit cost"), **COST)
+    received_quantity = models.DecimalField(_("received"), default=ZERO, **QUANTITY)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "product"], name="po_line_unique_product"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="po_line_quantity_not_negative"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="po_line_cost_not_negative"),
+            models.CheckConstraint(condition=Q(received_quantity__gte=0), name="po_line_received_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.product} × {self.quantity}"
+
+    @property
+    def outstanding(self) -> Decimal:
+        return max(self.quantity - self.received_quantity, ZERO)
+
+
+class Receipt(models.Model):
+    """Goods received at a location: against a purchase order, or a direct delivery with a reason.
+
+    A draft collects scans (several may be edited before posting); posting moves the stock.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        POSTED = "posted", _("posted")
+
+    order = models.ForeignKey(
+        PurchaseOrder,
+        verbose_name=_("purchase order"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receipts",
+    )
+    supplier = models.ForeignKey(
+        "catalog.Supplier",
+        verbose_name=_("supplier"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    location = models.ForeignKey(Location, verbose_name=_("location"), on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason (without an order)"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("received by"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    posted_at = models.DateTimeField(_("posted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("goods receipt")
+        verbose_name_plural = _("goods receipts")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(order__isnull=False) | ~Q(reason=""), name="receipt_order_or_reason")
+        ]
+
+    def __str__(self):
+        return f"GR{self.pk:06d}" if self.pk else "GR-new"
+
+
+class ReceiptLine(models.Model):
+    receipt = models.ForeignKey(Receipt, verbose_name=_("receipt"), on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    lot_code = models.CharField(_("lot code"), max_length=40, blank=True)
+    expiry_date = models.DateField(_("expiry date"), null=True, blank=True)
+    quantity = models.DecimalField(_("quantity"), default=ZERO, **QUANTITY)
+    unit_cost = models.DecimalField(_("unit cost"), **COST)
+    lot = models.ForeignKey(Lot, verbose_name=_("lot"), null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        verbose_name = _("receipt line")
+        verbose_name_plural = _("receipt lines")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "product", "lot_code"], name="receipt_line_unique"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="receipt_line_quantity_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.product} × {self.quantity}"
+
+
+class CountSession(models.Model):
+    """A stocktake of one location, of everything or of chosen categories (and their subcategories)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("counting")
+        POSTED = "posted", _("posted")
+
+    location = models.ForeignKey(Location, verbose_name=_("location"), on_delete=models.PROTECT, related_name="+")
+    categories = models.ManyToManyField(
+        "catalog.Category", verbose_name=_("categories"), blank=True, help_text=_("Empty: count everything.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    tolerance_percent = models.DecimalField(
+        _("tolerance (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("2.00"),
+        help_text=_("A line counts as accurate when its difference is within this share of the expected quantity."),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("posted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    posted_at = models.DateTimeField(_("posted"), null=True, blank=True)
+    # Kept at posting for reports: share of counted lines within tolerance, and the value of differences.
+    lines_counted = models.PositiveIntegerField(_("lines counted"), default=0)
+    lines_accurate = models.PositiveIntegerField(_("lines within tolerance"), default=0)
+    accuracy_percent = models.DecimalField(_("accuracy (%)"), max_digits=5, decimal_places=2, null=True, blank=True)
+    difference_value = models.DecimalField(_("net difference at cost"), max_digits=14, decimal_places=2, default=ZERO)
+    absolute_difference_value = models.DecimalField(
+        _("absolute difference at cost"), max_digits=14, decimal_places=2, default=ZERO
+    )
+
+    class Meta:
+        verbose_name = _("count session")
+        verbose_name_plural = _("count sessions")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(tolerance_percent__gte=0), name="count_tolerance_not_negative")
+        ]
+
+    def __str__(self):
+        return f"ST{self.pk:06d} {self.location}" if self.pk else "ST-new"
+
+
+class CountLine(models.Model):
+    """What was counted of one product in a session, and what the ledger said at that moment."""
+
+    session = models.ForeignKey(CountSession, verbose_name=_("session"), on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    counted = models.DecimalField(_("counted"), default=ZERO, **QUANTITY)
+    expected = models.DecimalField(_("expected"), **QUANTITY)
+    ledger_position = models.PositiveBigIntegerField(
+        _("ledger position"), default=0, help_text=_("Last stock movement of the product here when first counted.")
+    )
+    unit_cost = models.DecimalField(_("unit cost"), **COST)
+    first_counted_at = models.DateTimeField(_("first counted"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("count line")
+        verbose_name_plural = _("count lines")
+        constraints = [
+            models.UniqueConstraint(fields=["session", "product"], name="count_line_unique_product"),
+            models.CheckConstraint(condition=Q(counted__gte=0), name="count_line_counted_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.product}: {self.counted} / {self.expected}"
+
+    @property
+    def difference(self) -> Decimal:
+        return self.counted - self.expected
+
+
+class CountEntry(models.Model):
+    """One scan or typed quantity by one counter; the undo list of the counting page."""
+
+    line = models.ForeignKey(CountLine, verbose_name=_("line"), on_delete=models.CASCADE, related_name="entries")
+    quantity = models.DecimalField(_("quantity"), **QUANTITY)
+    counted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("counted by"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("count entry")
+        verbose_name_plural = _("count entries")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="count_entry_quantity_positive")]
+
+    def __str__(self):
+        return f"{self.quantity} ({self.counted_by})"
+
+
+class Transfer(models.Model):
+    """Goods moved between two locations (backroom to shelf): one document, both movements in one transaction."""
+
+    source = models.ForeignKey(Location, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
+    destination = models.ForeignKey(Location, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=models.F("destination")), name="transfer_two_locations")
+        ]
+
+    def __str__(self):
+        return f"TR{self.pk:06d}" if self.pk else "TR-new"
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, verbose_name=_("transfer"), on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(_("quantity"), **QUANTITY)
+
+    class Meta:
+        verbose_name = _("transfer line")
+        verbose_name_plural = _("transfer lines")
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_line_quantity_positive")]
+
+    def __str__(self):
+        return f"{self.product} × {self.quantity}"
+
+
+class WriteOff(models.Model):
+    """Damaged, expired or lost goods taken off stock with a reason code."""
+
+    class Reason(models.TextChoices):
+        DAMAGED = "damaged", _("damaged")
+        EXPIRED = "expired", _("expired")
+        SPOILED = "spoiled", _("spoiled")
+        THEFT = "theft", _("theft or loss")
+        OTHER = "other", _("other")
+
+    location = models.ForeignKey(Location, verbose_name=_("location"), on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("write-off")
+        verbose_name_plural = _("write-offs")
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"WO{self.pk:06d}" if self.pk else "WO-new"
+
+
+class WriteOffLine(models.Model):
+    write_off = models.ForeignKey(WriteOff, verbose_name=_("write-off"), on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, verbose_name=_("lot"), null=True, blank=True, on_delete=models.PROTECT)
+    quantity = models.DecimalField(_("quantity"), **QUANTITY)
+    unit_cost = models.DecimalField(_("unit cost"), **COST)
+
+    class Meta:
+        verbose_name = _("write-off line")
+        verbose_name_plural = _("write-off lines")
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="write_off_line_quantity_positive")]
+
+    def __str__(self):
+        return f"{self.product} × {self.quantity}"

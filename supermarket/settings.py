@@ -200,6 +200,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Domain settings ----------------------------------------------------------------------
 # May a sale take on-hand below zero? The default refuses with a clear message.
 STOCK_ALLOW_NEGATIVE_SALES = envbool("STOCK_ALLOW_NEGATIVE_SALES", "False")
+# Days between two orders to the same supplier: replenishment orders cover lead time plus this.
+STOCK_REVIEW_PERIOD_DAYS = envint("STOCK_REVIEW_PERIOD_DAYS", "7")
 # Store-assigned codes (loose produce, PLU numbers) accepted besides GTINs.
 CATALOG_STORE_CODE_REGEX = os.getenv("CATALOG_STORE_CODE_REGEX", r"^(?:\d{4,5}|[A-Z]{1,3}\d{1,9})$")
 # Supplier catalog uploads larger than this (bytes) are previewed and imported by an RQ job.

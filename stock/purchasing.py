@@ -1,0 +1,128 @@
+"""Purchase orders: create, send, cancel, and what is still on order.
+
+A purchase order changes no stock; receiving it does (stock.receiving).
+Status: draft -> sent -> partially received -> received, or cancelled while
+nothing has been received.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Product, Supplier
+from stock.models import Location, PurchaseOrder, PurchaseOrderLine
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product: Product
+    quantity: Decimal
+    unit_cost: Decimal | None = None  # None: the product's current purchase price
+
+
+def _check_lines(supplier: Supplier, lines: Sequence[OrderLine]) -> None:
+    if not lines:
+        raise ValidationError(_("A purchase order needs at least one line."))
+    seen = set()
+    for number, line in enumerate(lines, start=1):
+        where = {"n": number, "product": line.product.name}
+        if line.quantity is None or Decimal(line.quantity) <= 0:
+            raise ValidationError(_("Line %(n)d (%(product)s): the quantity must be more than zero.") % where)
+        if line.unit_cost is not None and Decimal(line.unit_cost) < 0:
+            raise ValidationError(_("Line %(n)d (%(product)s): the unit cost cannot be negative.") % where)
+        if line.product.pk in seen:
+            raise ValidationError(_("Line %(n)d (%(product)s): the product is already on this order.") % where)
+        if line.product.supplier_id not in (None, supplier.pk):
+            raise ValidationError(
+                _("Line %(n)d (%(product)s): the product is bought from %(other)s, not %(supplier)s.")
+                % {**where, "other": line.product.supplier, "supplier": supplier}
+            )
+        seen.add(line.product.pk)
+
+
+@transaction.atomic
+def purchase_order_create(
+    *,
+    supplier: Supplier,
+    lines: Sequence[OrderLine],
+    location: Location | None = None,
+    expected_date: date | None = None,
+    note: str = "",
+    user=None,
+) -> PurchaseOrder:
+    """Create a draft purchase order with its lines; raises ValidationError naming the bad line, writing nothing."""
+    _check_lines(supplier, lines)
+    if expected_date is None:
+        expected_date = timezone.localdate() + timedelta(days=supplier.lead_time_days)
+    order = PurchaseOrder.objects.create(
+        supplier=supplier,
+        location=location or Location.default(),
+        expected_date=expected_date,
+        note=note,
+        created_by=user,
+    )
+    PurchaseOrderLine.objects.bulk_create(
+        PurchaseOrderLine(
+            order=order,
+            product=line.product,
+            quantity=Decimal(line.quantity),
+            unit_cost=line.product.purchase_price if line.unit_cost is None else Decimal(line.unit_cost),
+        )
+        for line in lines
+    )
+    return order
+
+
+def _locked(order: PurchaseOrder) -> PurchaseOrder:
+    return PurchaseOrder.objects.select_for_update().get(pk=order.pk)
+
+
+@transaction.atomic
+def purchase_order_send(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
+    """Mark a draft as sent to the supplier (it can then be received). Locks the order row."""
+    order = _locked(order)
+    if order.status != PurchaseOrder.Status.DRAFT:
+        raise ValidationError(
+            _("%(order)s is %(status)s; only a draft can be sent.")
+            % {"order": order, "status": order.get_status_display()}
+        )
+    if not order.lines.filter(quantity__gt=0).exists():
+        raise ValidationError(_("%(order)s has no lines to order.") % {"order": order})
+    order.status = PurchaseOrder.Status.SENT
+    order.sent_at = timezone.now()
+    order.save(update_fields=["status", "sent_at"])
+    return order
+
+
+@transaction.atomic
+def purchase_order_cancel(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
+    """Cancel an order on which nothing has been received yet. Locks the order row."""
+    order = _locked(order)
+    if order.status not in (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.SENT):
+        raise ValidationError(
+            _("%(order)s is %(status)s and cannot be cancelled.")
+            % {"order": order, "status": order.get_status_display()}
+        )
+    order.status = PurchaseOrder.Status.CANCELLED
+    order.save(update_fields=["status"])
+    return order
+
+
+def on_order_quantities(product_ids: Iterable[int], location: Location | None = None) -> dict[int, Decimal]:
+    """Quantity still to come per product: ordered minus received on draft, sent and partly received orders."""
+    lines = PurchaseOrderLine.objects.filter(
+        product_id__in=list(product_ids), order__status__in=PurchaseOrder.OPEN, quantity__gt=F("received_quantity")
+    )
+    if location is not None:
+        lines = lines.filter(order__location=location)
+    rows = lines.values("product_id").annotate(total=Sum(F("quantity") - F("received_quantity"))).order_by()
+    return {row["product_id"]: row["total"] for row in rows}

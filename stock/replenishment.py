@@ -1,0 +1,218 @@
+"""Replenishment: how much to reorder, suggestions into draft purchase orders, dismissals.
+
+Suggested quantity = expected daily demand × (supplier lead time + review period)
++ safety stock - on hand - on order, rounded up to the pack quantity (the largest
+case of the product's extra barcodes).
+"""
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Avg, Max, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Product, ProductBarcode
+from stock.models import Location, PurchaseOrder, ReplenishmentSuggestion, StockLevel
+from stock.purchasing import OrderLine, on_order_quantities, purchase_order_create
+
+ZERO = Decimal("0")
+SALES_WINDOW_DAYS = 28
+# Field names a stored forecast may use for its day and its predicted units per day.
+FORECAST_DAY_FIELDS = ("day", "date", "target_date")
+FORECAST_QUANTITY_FIELDS = ("quantity", "predicted_quantity", "forecast_quantity", "yhat", "mean")
+
+
+def _forecast_demand(product: Product, location: Location) -> Decimal | None:
+    """Mean predicted units per day over the coming review horizon from reports.Forecast, if that model
+    exists and has rows for the product; None otherwise (the sales average is used then)."""
+    try:
+        model = apps.get_model("reports", "Forecast")
+    except LookupError:
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    day_field = next((n for n in FORECAST_DAY_FIELDS if n in names), None)
+    quantity_field = next((n for n in FORECAST_QUANTITY_FIELDS if n in names), None)
+    if day_field is None or quantity_field is None or "product" not in names:
+        return None
+    today = timezone.localdate()
+    horizon = today + timedelta(days=review_horizon_days(product))
+    rows = model.objects.filter(product=product, **{f"{day_field}__gte": today, f"{day_field}__lt": horizon})
+    if "location" in names:
+        rows = rows.filter(location=location)
+    mean = rows.aggregate(mean=Avg(quantity_field))["mean"]
+    return None if mean is None else max(Decimal(mean), ZERO)
+
+
+def expected_daily_demand(product: Product, location: Location) -> Decimal:
+    """Units per day expected to sell at a location: the stored forecast when there is one
+    (reports.Forecast), otherwise the average daily net sales of the last 28 days (reports.SalesDaily)."""
+    forecast = _forecast_demand(product, location)
+    if forecast is not None:
+        return forecast
+    sales_daily = apps.get_model("reports", "SalesDaily")
+    since = timezone.localdate() - timedelta(days=SALES_WINDOW_DAYS)
+    sold = sales_daily.objects.filter(product=product, location=location, day__gte=since).aggregate(
+        total=Sum("quantity")
+    )["total"]
+    return max(sold or ZERO, ZERO) / SALES_WINDOW_DAYS
+
+
+def review_horizon_days(product: Product) -> int:
+    lead_time = product.supplier.lead_time_days if product.supplier_id else 0
+    return lead_time + settings.STOCK_REVIEW_PERIOD_DAYS
+
+
+def pack_quantities(product_ids: Iterable[int]) -> dict[int, int]:
+    """The case size each product is ordered in: its largest extra-barcode pack quantity, else 1."""
+    rows = (
+        ProductBarcode.objects.filter(product_id__in=list(product_ids))
+        .values("product_id")
+        .annotate(pack=Max("pack_quantity"))
+    )
+    return {row["product_id"]: row["pack"] for row in rows.order_by()}
+
+
+def suggested_quantity(
+    *, daily_demand: Decimal, horizon_days: int, safety_stock: Decimal, on_hand: Decimal, on_order: Decimal, pack: int
+) -> Decimal:
+    """Demand over lead time and review period, plus safety stock, minus on hand and on order,
+    rounded up to whole packs; zero when nothing is needed."""
+    need = daily_demand * horizon_days + safety_stock - on_hand - on_order
+    if need <= 0:
+        return ZERO
+    return Decimal(math.ceil(need / pack) * pack)
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    suggestion: ReplenishmentSuggestion
+    on_hand: Decimal
+    on_order: Decimal
+    daily_demand: Decimal
+    pack: int
+    quantity: Decimal
+
+    @property
+    def out_of_stock_on_order(self) -> bool:
+        return self.on_hand <= 0 and self.on_order > 0
+
+
+def suggestion_rows(suggestions: Iterable[ReplenishmentSuggestion]) -> list[SuggestionRow]:
+    """Each suggestion with its on hand, on order, demand, pack and suggested quantity."""
+    suggestions = list(suggestions)
+    product_ids = {s.product_id for s in suggestions}
+    on_hand = {
+        (row["product_id"], row["location_id"]): row["total"]
+        for row in StockLevel.objects.filter(product_id__in=product_ids)
+        .values("product_id", "location_id")
+        .annotate(total=Sum("on_hand"))
+        .order_by()
+    }
+    on_order = on_order_quantities(product_ids)
+    packs = pack_quantities(product_ids)
+    rows = []
+    for suggestion in suggestions:
+        product = suggestion.product
+        demand = expected_daily_demand(product, suggestion.location)
+        have = on_hand.get((product.pk, suggestion.location_id), ZERO)
+        coming = on_order.get(product.pk, ZERO)
+        pack = packs.get(product.pk, 1)
+        quantity = suggested_quantity(
+            daily_demand=demand,
+            horizon_days=review_horizon_days(product),
+            safety_stock=product.safety_stock,
+            on_hand=have,
+            on_order=coming,
+            pack=pack,
+        )
+        rows.append(SuggestionRow(suggestion, have, coming, demand, pack, quantity))
+    return rows
+
+
+def open_suggestions():
+    """Open suggestions with what the rows need, by supplier then product name."""
+    return (
+        ReplenishmentSuggestion.objects.filter(status=ReplenishmentSuggestion.Status.OPEN)
+        .select_related("product__supplier", "location")
+        .order_by("product__supplier__name", "product__name")
+    )
+
+
+@dataclass(frozen=True)
+class OrderingResult:
+    orders: list[PurchaseOrder]
+    skipped: list[tuple[ReplenishmentSuggestion, str]]
+
+
+@transaction.atomic
+def suggestions_order(*, suggestions: Iterable[ReplenishmentSuggestion], user=None) -> OrderingResult:
+    """Turn open suggestions into draft purchase orders, one per supplier and delivery location.
+
+    Locks the suggestions (two managers pressing the button at once order them once), computes each
+    suggested quantity, and marks ordered suggestions with their order. Suggestions that need nothing
+    (enough is already on order) or whose product has no supplier are skipped with the reason.
+    """
+    ids = [s.pk for s in suggestions]
+    locked = list(
+        ReplenishmentSuggestion.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids, status=ReplenishmentSuggestion.Status.OPEN)
+        .select_related("product__supplier", "location")
+        .order_by("pk")
+    )
+    if not locked:
+        raise ValidationError(_("None of the chosen suggestions is still open."))
+    groups: dict[tuple, list[SuggestionRow]] = defaultdict(list)
+    skipped = []
+    for row in suggestion_rows(locked):
+        product = row.suggestion.product
+        if product.supplier_id is None:
+            skipped.append((row.suggestion, _("%(product)s has no supplier.") % {"product": product.name}))
+        elif row.quantity <= 0:
+            skipped.append(
+                (row.suggestion, _("%(product)s: enough is on hand or on order.") % {"product": product.name})
+            )
+        else:
+            groups[(product.supplier, row.suggestion.location)].append(row)
+    orders = []
+    now = timezone.now()
+    for (supplier, location), rows in sorted(groups.items(), key=lambda item: (item[0][0].name, item[0][1].pk)):
+        order = purchase_order_create(
+            supplier=supplier,
+            location=location,
+            lines=[OrderLine(row.suggestion.product, row.quantity) for row in rows],
+            note=_("From replenishment suggestions"),
+            user=user,
+        )
+        ReplenishmentSuggestion.objects.filter(pk__in=[row.suggestion.pk for row in rows]).update(
+            status=ReplenishmentSuggestion.Status.ORDERED, purchase_order=order, closed_at=now, closed_by=user
+        )
+        orders.append(order)
+    return OrderingResult(orders=orders, skipped=skipped)
+
+
+@transaction.atomic
+def suggestion_dismiss(*, suggestion: ReplenishmentSuggestion, reason: str, user=None) -> ReplenishmentSuggestion:
+    """Close an open suggestion without ordering; the reason is required and kept."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Say why the suggestion is dismissed."))
+    suggestion = ReplenishmentSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+    if suggestion.status != ReplenishmentSuggestion.Status.OPEN:
+        raise ValidationError(
+            _("The suggestion for %(product)s is already %(status)s.")
+            % {"product": suggestion.product.name, "status": suggestion.get_status_display()}
+        )
+    suggestion.status = ReplenishmentSuggestion.Status.DISMISSED
+    suggestion.dismissed_reason = reason[:200]
+    suggestion.closed_at, suggestion.closed_by = timezone.now(), user
+    suggestion.save(update_fields=["status", "dismissed_reason", "closed_at", "closed_by"])
+    return suggestion

@@ -1,0 +1,131 @@
+"""Transfers between locations and write-offs: stock documents with lines, posted at once."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Product
+from stock.models import Location, Lot, MovementKind, StockLevel, Transfer, TransferLine, WriteOff, WriteOffLine
+from stock.services import Move, stock_move_batch
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    product: Product
+    quantity: Decimal
+    lot: Lot | None = None  # None: lot-tracked goods come from the lot that expires first
+
+
+def _check_lines(lines: Sequence[DocumentLine]) -> None:
+    if not lines:
+        raise ValidationError(_("Add at least one line."))
+    for number, line in enumerate(lines, start=1):
+        if line.quantity is None or Decimal(line.quantity) <= 0:
+            raise ValidationError(
+                _("Line %(n)d (%(product)s): the quantity must be more than zero.")
+                % {"n": number, "product": line.product.name}
+            )
+        if line.lot is not None and line.lot.product_id != line.product.pk:
+            raise ValidationError(
+                _("Line %(n)d: lot %(lot)s is not a lot of %(product)s.")
+                % {"n": number, "lot": line.lot.code, "product": line.product.name}
+            )
+
+
+@transaction.atomic
+def transfer_create(
+    *, source: Location, destination: Location, lines: Sequence[DocumentLine], note: str = "", user=None
+) -> Transfer:
+    """Move goods from one location to another as one document in one transaction.
+
+    The outgoing movements come first (lot-tracked goods from the lot that expires first, expired
+    lots refused); the incoming movements then carry exactly the lots that went out. Raises
+    ValidationError for bad lines and InsufficientStock / ExpiredStock if the source lacks the goods;
+    nothing is written then.
+    """
+    if source.pk == destination.pk:
+        raise ValidationError(_("A transfer needs two different locations."))
+    _check_lines(lines)
+    transfer = Transfer.objects.create(source=source, destination=destination, note=note, created_by=user)
+    TransferLine.objects.bulk_create(
+        TransferLine(transfer=transfer, product=line.product, quantity=line.quantity) for line in lines
+    )
+    reference = f"{transfer} {source.code}→{destination.code}"
+    outgoing = stock_move_batch(
+        moves=[Move(line.product, source, -Decimal(line.quantity), line.lot) for line in lines],
+        kind=MovementKind.TRANSFER,
+        reference=reference,
+        document=transfer,
+        user=user,
+        allow_negative=False,
+    )
+    stock_move_batch(
+        moves=[Move(row.product, destination, -row.quantity, row.lot) for row in outgoing],
+        kind=MovementKind.TRANSFER,
+        reference=reference,
+        document=transfer,
+        user=user,
+    )
+    return transfer
+
+
+@transaction.atomic
+def write_off_create(
+    *, location: Location, reason: str, lines: Sequence[DocumentLine], note: str = "", user=None
+) -> WriteOff:
+    """Take damaged, expired or lost goods off stock with a reason code, valued at their purchase price.
+
+    Expired lots may be written off (that is what the expired reason is for). Raises ValidationError
+    for an unknown reason or bad line, InsufficientStock for more than is there; nothing is written then.
+    """
+    if reason not in WriteOff.Reason.values:
+        raise ValidationError(
+            _("Unknown write-off reason %(reason)s; use one of: %(reasons)s.")
+            % {"reason": reason, "reasons": ", ".join(WriteOff.Reason.values)}
+        )
+    _check_lines(lines)
+    write_off = WriteOff.objects.create(location=location, reason=reason, note=note, created_by=user)
+    movements = stock_move_batch(
+        moves=[Move(line.product, location, -Decimal(line.quantity), line.lot) for line in lines],
+        kind=MovementKind.WRITE_OFF,
+        reference=f"{write_off} {write_off.get_reason_display()}"[:60],
+        document=write_off,
+        user=user,
+        allow_negative=False,
+        allow_expired=True,
+    )
+    # One line per ledger row, so a FEFO split over lots shows which lots went.
+    WriteOffLine.objects.bulk_create(
+        WriteOffLine(
+            write_off=write_off,
+            product=row.product,
+            lot=row.lot,
+            quantity=-row.quantity,
+            unit_cost=row.product.purchase_price,
+        )
+        for row in movements
+    )
+    return write_off
+
+
+def expired_levels(location: Location):
+    """Lot levels at a location whose lot has expired and still has stock."""
+    return (
+        StockLevel.objects.filter(location=location, on_hand__gt=0, lot__expiry_date__lt=timezone.localdate())
+        .select_related("product", "lot")
+        .order_by("lot__expiry_date", "product__name")
+    )
+
+
+@transaction.atomic
+def write_off_expired(*, location: Location, user=None, note: str = "") -> WriteOff:
+    """Write off everything left of expired lots at a location as one document (reason: expired)."""
+    lines = [DocumentLine(level.product, level.on_hand, level.lot) for level in expired_levels(location)]
+    if not lines:
+        raise ValidationError(_("No expired lots with stock at %(location)s.") % {"location": location})
+    return write_off_create(location=location, reason=WriteOff.Reason.EXPIRED, lines=lines, note=note, user=user)
