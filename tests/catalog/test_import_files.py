@@ -95,6 +95,22 @@ def test_xlsx_written_with_openpyxl_is_read_with_numeric_barcodes_and_prices():
     assert "supplier" not in created(plan, 2).values
 
 
+def test_title_rows_above_the_header_are_skipped_and_row_numbers_stay_the_sheets():
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet["A1"] = "广州太古可口可乐 商品报价单 2026年11月"
+    sheet.append([])
+    sheet.append(CHINESE)
+    sheet.append(row(1))
+    sheet.append(row(2, price="abc"))
+    out = io.BytesIO()
+    workbook.save(out)
+    plan = preview(out.getvalue())
+    assert plan.ignored_columns == [] and len(plan.created) == 1
+    [error] = plan.errors
+    assert (error.row, error.column) == (5, "售价")
+
+
 @pytest.mark.parametrize("delimiter", [";", "\t"])
 def test_semicolon_and_tab_files_with_decimal_commas(delimiter):
     plan = preview(csv_bytes([row(1, cost="12,50", price="15,9")], delimiter=delimiter))
