@@ -1,0 +1,127 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from reports.services import SoldLine, sales_daily_add
+from stock.models import MovementKind, PurchaseOrder, ReplenishmentSuggestion
+from stock.purchasing import OrderLine, purchase_order_create
+from stock.replenishment import (
+    expected_daily_demand,
+    open_suggestions,
+    suggested_quantity,
+    suggestion_dismiss,
+    suggestion_rows,
+    suggestions_order,
+)
+from stock.services import Move, stock_move_batch
+from tests.factories import ProductBarcodeFactory, ProductFactory, SupplierFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def sold_per_day(product, location, per_day: Decimal, days: int = 28):
+    today = timezone.localdate()
+    sales_daily_add(
+        lines=[
+            SoldLine(product.pk, location.pk, today - timedelta(days=d), per_day, per_day * 5, per_day * 3)
+            for d in range(1, days + 1)
+        ]
+    )
+
+
+def below_safety(product, location, on_hand: int):
+    stock_move_batch(moves=[Move(product, location, Decimal(on_hand + 1))], kind=MovementKind.RECEIPT)
+    stock_move_batch(moves=[Move(product, location, Decimal(-1))], kind=MovementKind.SALE)
+    return ReplenishmentSuggestion.objects.get(product=product, location=location, status="open")
+
+
+def test_demand_is_the_28_day_sales_average(floor):
+    product = ProductFactory()
+    sold_per_day(product, floor, Decimal(3))
+    # Older sales are outside the window.
+    sales_daily_add(lines=[SoldLine(product.pk, floor.pk, timezone.localdate() - timedelta(days=40), 100, 1, 1)])
+    assert expected_daily_demand(product, floor) == Decimal(3)
+
+
+def test_suggested_quantity_covers_lead_time_and_review_period_in_whole_packs(settings):
+    settings.STOCK_REVIEW_PERIOD_DAYS = 7
+    quantity = suggested_quantity(
+        daily_demand=Decimal(2),
+        horizon_days=10,
+        safety_stock=Decimal(5),
+        on_hand=Decimal(3),
+        on_order=Decimal(4),
+        pack=6,
+    )
+    # 2 × 10 + 5 - 3 - 4 = 18 -> three packs of 6
+    assert quantity == 18
+    assert (
+        suggested_quantity(
+            daily_demand=Decimal(0),
+            horizon_days=10,
+            safety_stock=Decimal(5),
+            on_hand=Decimal(3),
+            on_order=Decimal(4),
+            pack=6,
+        )
+        == 0
+    )
+
+
+def test_rows_use_sales_on_hand_on_order_and_pack(floor, settings):
+    settings.STOCK_REVIEW_PERIOD_DAYS = 7
+    supplier = SupplierFactory(lead_time_days=3)
+    product = ProductFactory(supplier=supplier, safety_stock=Decimal(10))
+    ProductBarcodeFactory(product=product, pack_quantity=12)
+    sold_per_day(product, floor, Decimal(2))
+    suggestion = below_safety(product, floor, on_hand=4)
+    purchase_order_create(supplier=supplier, lines=[OrderLine(product, Decimal(5))])
+    [row] = suggestion_rows(open_suggestions())
+    assert row.suggestion == suggestion
+    assert (row.on_hand, row.on_order, row.daily_demand, row.pack) == (4, 5, 2, 12)
+    # 2 × (3 + 7) + 10 - 4 - 5 = 21 -> 24 in cases of 12
+    assert row.quantity == 24
+
+
+def test_selected_suggestions_become_one_draft_order_per_supplier(floor, django_user_model):
+    user = django_user_model.objects.create_user("buyer")
+    north, south = SupplierFactory(name="北方"), SupplierFactory(name="南方")
+    products = [ProductFactory(supplier=s, safety_stock=Decimal(6)) for s in (north, north, south)]
+    orphan = ProductFactory(supplier=None, safety_stock=Decimal(6))
+    suggestions = [below_safety(p, floor, on_hand=1) for p in [*products, orphan]]
+    result = suggestions_order(suggestions=suggestions, user=user)
+    assert [(o.supplier, o.status, o.lines.count()) for o in result.orders] == [
+        (north, "draft", 2),
+        (south, "draft", 1),
+    ]
+    assert [(s, reason) for s, reason in result.skipped] == [(suggestions[3], f"{orphan.name} has no supplier.")]
+    assert set(ReplenishmentSuggestion.objects.filter(status="ordered").values_list("product", flat=True)) == {
+        p.pk for p in products
+    }
+    with pytest.raises(ValidationError, match="None of the chosen suggestions is still open"):
+        suggestions_order(suggestions=suggestions[:3], user=user)
+    assert PurchaseOrder.objects.count() == 2
+
+
+def test_dismiss_needs_a_reason_and_closes_the_suggestion(floor, django_user_model):
+    user = django_user_model.objects.create_user("buyer")
+    product = ProductFactory(safety_stock=Decimal(5))
+    suggestion = below_safety(product, floor, on_hand=2)
+    with pytest.raises(ValidationError, match="Say why"):
+        suggestion_dismiss(suggestion=suggestion, reason=" ", user=user)
+    suggestion_dismiss(suggestion=suggestion, reason="季节性商品 seasonal, delisted", user=user)
+    suggestion.refresh_from_db()
+    assert (suggestion.status, suggestion.closed_by) == ("dismissed", user)
+    with pytest.raises(ValidationError, match="already dismissed"):
+        suggestion_dismiss(suggestion=suggestion, reason="again", user=user)
+
+
+def test_out_of_stock_product_with_an_open_order_is_shown_as_such(floor):
+    product = ProductFactory(safety_stock=Decimal(5))
+    below_safety(product, floor, on_hand=0)
+    purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(10))])
+    [row] = suggestion_rows(open_suggestions())
+    assert row.out_of_stock_on_order
