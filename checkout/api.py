@@ -13,7 +13,7 @@ from catalog.selectors import InactiveProduct, UnknownCode, product_lookup
 from checkout.models import Register, Sale
 from checkout.openapi import openapi_document
 from checkout.pricing import CheckoutError, LineInput, PaymentInput
-from checkout.selectors import sale_by_number
+from checkout.selectors import sale_by_number, sale_number_for_token
 from checkout.services import NoOpenShift, sale_complete
 from stock.selectors import on_hand_by_location
 from stock.services import InsufficientStock
@@ -177,7 +177,7 @@ def sale_create(request: HttpRequest) -> JsonResponse:
             token = uuid.UUID(str(body.get("client_token", "")))
         except ValueError:
             raise CheckoutError(_("client_token must be a UUID."), field="client_token") from None
-        seen = Sale.objects.filter(client_token=token).values_list("number", flat=True).first()
+        seen = sale_number_for_token(token)
         if seen is not None:
             return _sale_response(seen, 200)
         result = sale_complete(

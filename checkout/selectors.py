@@ -1,5 +1,6 @@
 """Reads shared by the till, the receipt, the shift pages, the API and the benchmarks."""
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,12 +28,12 @@ def stock_available(product_ids: Iterable[int], location: Location) -> dict[int,
         StockLevel.objects.filter(product_id__in=set(product_ids), location=location)
         .values("product_id")
         .annotate(
-            on_hand=Sum("on_hand"),
+            total=Sum("on_hand"),
             unexpired=Sum("on_hand", filter=Q(lot__isnull=True) | ~Q(lot__expiry_date__lt=today)),
         )
         .order_by()
     )
-    return {r["product_id"]: Available(r["on_hand"] or ZERO, r["unexpired"] or ZERO) for r in rows}
+    return {r["product_id"]: Available(r["total"] or ZERO, r["unexpired"] or ZERO) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,15 @@ def held_carts(register: Register) -> list[dict]:
 
 def open_shift(register: Register) -> Shift | None:
     return Shift.objects.filter(register=register, closed_at__isnull=True).first()
+
+
+def sale_number_for_token(token) -> str | None:
+    """The number of the sale completed with this client token, if there is one (None for a malformed token)."""
+    try:
+        token = uuid.UUID(str(token))
+    except ValueError:
+        return None
+    return Sale.objects.filter(client_token=token).values_list("number", flat=True).first()
 
 
 def sale_by_number(number: str) -> Sale | None:

@@ -29,7 +29,15 @@ from checkout.forms import (
 )
 from checkout.models import Cart, Register, Shift
 from checkout.pricing import CheckoutError
-from checkout.selectors import basket, held_carts, open_shift, returned_so_far, sale_by_number, shift_report
+from checkout.selectors import (
+    basket,
+    held_carts,
+    open_shift,
+    returned_so_far,
+    sale_by_number,
+    sale_number_for_token,
+    shift_report,
+)
 from stock.services import ExpiredStock, InsufficientStock
 
 REGISTER_COOKIE = "till_register"
@@ -226,6 +234,10 @@ def cancel(request: HttpRequest) -> HttpResponse:
 @require_POST
 @till_view
 def pay(request: HttpRequest) -> HttpResponse:
+    # The form carries the cart's token: a second click or a retry finds the sale the first one completed.
+    done = sale_number_for_token(request.POST.get("token"))
+    if done is not None:
+        return _to_receipt(request, done)
     form = PayForm(request.POST, request=request, permission="checkout.override_expired")
     if not form.is_valid():
         return _basket_response(request, pay_form=form, state="error", status=422)
@@ -238,7 +250,11 @@ def pay(request: HttpRequest) -> HttpResponse:
         return _basket_response(request, message=str(exc), state="error", pay_form=form, status=409)
     except (CheckoutError, InsufficientStock) as exc:
         return _basket_response(request, message=str(exc), state="error", pay_form=form, status=409)
-    url = reverse("checkout:receipt", args=[result.sale.number])
+    return _to_receipt(request, result.sale.number)
+
+
+def _to_receipt(request: HttpRequest, number: str) -> HttpResponse:
+    url = reverse("checkout:receipt", args=[number])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 

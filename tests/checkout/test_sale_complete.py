@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 def on_hand(product, location) -> Decimal:
-    return sum(StockLevel.objects.filter(product=product, location=location).values_list("on_hand", flat=True), Decimal(0))
+    return sum(
+        StockLevel.objects.filter(product=product, location=location).values_list("on_hand", flat=True), Decimal(0)
+    )
 
 
 def test_sale_moves_stock_writes_lines_payments_and_rollup(register, shift, cashier, stocked, floor):

@@ -1,0 +1,262 @@
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from catalog import gtin
+from checkout.models import Cart, CartLine, Register, Sale
+from stock.models import Lot, MovementKind, StockLevel
+from stock.services import Move, stock_move_batch
+from tests.factories import ProductBarcodeFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def till(client, cashier, register, shift):
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+
+    def post(path: str, **data):
+        return client.post(f"/checkout/{path}", data, **HX)
+
+    post.client = client
+    return post
+
+
+def lines(response) -> list[tuple[str, str]]:
+    """(name, quantity) of each basket line in a fragment."""
+    html = response.content.decode()
+    return re.findall(
+        r'<td class="name">([^<]+?)(?: <small>.*?</small>)?</td>.*?<td class="num qty">([^<]+)</td>', html, re.S
+    )
+
+
+def cart_quantities(register) -> dict[str, Decimal]:
+    return {
+        line.product.name: line.quantity
+        for line in CartLine.objects.filter(cart__register=register, cart__status="open").select_related("product")
+    }
+
+
+def test_till_needs_login_and_a_register(client, cashier, register, shift):
+    assert client.get("/checkout/").url.startswith("/checkout/login/")
+    client.force_login(cashier)
+    assert client.get("/checkout/").url == "/checkout/register/"
+    client.post("/checkout/register/", {"register": register.pk})
+    page = client.get("/checkout/")
+    assert page.status_code == 200
+    assert b'id="scan"' in page.content
+
+
+def test_till_without_an_open_shift_asks_for_a_float(client, cashier, register):
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    assert b'id="shift-open"' in client.get("/checkout/").content
+    client.post("/checkout/shift/open/", {"opening_float": "150.00"})
+    assert register.shifts.get().opening_float == Decimal("150.00")
+    assert b'id="scan"' in client.get("/checkout/").content
+
+
+def test_scanning_the_same_product_again_increments_its_line(till, stocked, register):
+    milk, bread = stocked(2)
+    till("scan/", code=milk.barcode)
+    till("scan/", code=bread.barcode)
+    response = till("scan/", code=milk.barcode)
+    assert response.status_code == 200
+    assert lines(response) == [(milk.name, "2"), (bread.name, "1")]
+    assert b'<dd id="total">13.50</dd>' in response.content
+
+
+def test_empty_enter_after_a_scan_adds_nothing(till, stocked, register):
+    # Regression: a scanner's trailing Enter (or a second Enter) must not repeat the last product.
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till("scan/", code="")
+    till("scan/", code="   ")
+    assert response.status_code == 200
+    assert cart_quantities(register) == {milk.name: 1}
+
+
+def test_scan_shows_on_hand_after_this_sale_from_the_database(till, stocked, register, floor, cashier, sell):
+    (milk,) = stocked(1, on_hand=Decimal(10))
+    till("scan/", code=milk.barcode)
+    # Another till sells three a moment later: the next render must show it.
+    other = Register.objects.create(code="T02", name="2", location=floor)
+    from checkout.services import shift_open
+
+    shift_open(register=other, opening_float=Decimal(0), user=cashier)
+    sell(other, [(milk, 3)])
+    response = till("scan/", code=milk.barcode)
+    assert re.search(rb'class="num on-hand">5<', response.content)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("6901234567891", b"Wrong check digit"),
+        (gtin.with_check_digit("690999999999"), b"No product has the code"),
+        ("zz-no-such-item", b"Nothing matches"),
+    ],
+)
+def test_bad_codes_give_a_message_and_change_nothing(till, stocked, register, code, message):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till("scan/", code=code)
+    assert response.status_code == 422
+    assert b'data-state="error"' in response.content
+    assert message in response.content
+    assert cart_quantities(register) == {milk.name: 1}
+
+
+def test_inactive_product_is_refused(till, stocked, register):
+    (old,) = stocked(1, active=False)
+    response = till("scan/", code=old.barcode)
+    assert response.status_code == 422
+    assert b"inactive" in response.content
+    assert cart_quantities(register) == {}
+
+
+def test_scanning_more_than_on_hand_is_refused(till, stocked, register):
+    (milk,) = stocked(1, on_hand=Decimal(2))
+    till("scan/", code=milk.barcode)
+    till("scan/", code=milk.barcode)
+    response = till("scan/", code=milk.barcode)
+    assert response.status_code == 422
+    assert b"2 left, 3 requested" in response.content
+    assert cart_quantities(register) == {milk.name: 2}
+
+
+def test_pack_barcode_adds_the_pack_quantity(till, stocked, register):
+    (water,) = stocked(1, on_hand=Decimal(24))
+    pack = ProductBarcodeFactory(product=water, pack_quantity=6)
+    till("scan/", code=pack.barcode)
+    till("scan/", code=water.barcode)
+    assert cart_quantities(register) == {water.name: 7}
+
+
+def test_scale_labels_sell_the_weight_and_price_on_the_label(till, stocked, register):
+    (apples,) = stocked(1, on_hand=Decimal(20), store_code="00042", unit="kg", selling_price=Decimal("12.00"))
+    weighed = gtin.with_check_digit("23" + "00042" + "00750")  # 0.750 kg
+    priced = gtin.with_check_digit("20" + "00042" + "00600")  # 6.00 yuan
+    till("scan/", code=weighed)
+    response = till("scan/", code=priced)
+    assert lines(response) == [(apples.name, "0.75"), (apples.name, "0.5")]
+    assert b'<dd id="total">15.00</dd>' in response.content
+
+
+def test_search_by_name_lists_matches_and_a_single_match_is_added(till, stocked, register):
+    tea, coffee = stocked(2)
+    tea.name, coffee.name = "龙井茶 250g", "速溶咖啡 100g"
+    tea.save()
+    coffee.save()
+    response = till("scan/", code="龙井")
+    assert cart_quantities(register) == {"龙井茶 250g": 1}
+    ProductFactory(name="龙井茶 500g")
+    response = till("scan/", code="龙井")
+    assert b'data-action="add"' in response.content
+    assert cart_quantities(register) == {"龙井茶 250g": 1}
+
+
+def test_quantity_void_hold_recall_and_cancel(till, stocked, register):
+    milk, bread = stocked(2)
+    till("scan/", code=milk.barcode)
+    till("scan/", code=bread.barcode)
+    milk_line = CartLine.objects.get(product=milk)
+    till("line/quantity/", line=milk_line.pk, quantity="4")
+    assert cart_quantities(register) == {milk.name: 4, bread.name: 1}
+    response = till("line/quantity/", line=milk_line.pk, quantity="1.5")
+    assert response.status_code == 422 and b"whole number" in response.content
+    till("line/void/", line=CartLine.objects.get(product=bread).pk)
+    assert cart_quantities(register) == {milk.name: 4}
+
+    till("hold/")
+    assert cart_quantities(register) == {}
+    till("scan/", code=bread.barcode)
+    held = Cart.objects.get(status="held")
+    till("recall/", cart=held.pk)
+    assert cart_quantities(register) == {milk.name: 4}
+    assert Cart.objects.get(status="held").lines.get().product == bread
+
+    till("cancel/")
+    assert cart_quantities(register) == {}
+
+
+def test_pay_cash_redirects_to_the_receipt_with_change(till, stocked, register, floor):
+    (milk,) = stocked(1, on_hand=Decimal(10))
+    till("scan/", code=milk.barcode)
+    till("scan/", code=milk.barcode)
+    response = till("pay/", cash="20.00")
+    assert response.status_code == 200
+    sale = Sale.objects.get()
+    assert response.headers["HX-Redirect"] == f"/checkout/sales/{sale.number}/receipt/"
+    receipt = till.client.get(response.headers["HX-Redirect"])
+    assert b"11.00" in receipt.content  # change from 20.00 for 9.00
+    assert sale.number.encode() in receipt.content
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 8
+    assert cart_quantities(register) == {}
+
+
+def test_paying_twice_from_the_same_cart_is_one_sale(till, stocked, register, floor):
+    (milk,) = stocked(1, on_hand=Decimal(10))
+    till("scan/", code=milk.barcode)
+    token = Cart.objects.get(status="open").token
+    first = till("pay/", cash="5", token=token)
+    # A double click or a retry after a timeout posts the same form again.
+    again = till("pay/", cash="5", token=token)
+    assert again.headers["HX-Redirect"] == first.headers["HX-Redirect"]
+    assert Sale.objects.count() == 1
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 9
+
+
+def test_pay_short_keeps_the_cart_and_says_why(till, stocked, register):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till("pay/", cash="1.00")
+    assert response.status_code == 409
+    assert b"do not cover" in response.content
+    assert Sale.objects.count() == 0
+    assert cart_quantities(register) == {milk.name: 1}
+
+
+def test_wallet_payment_needs_its_reference(till, stocked):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till("pay/", wechat="4.50")
+    assert response.status_code == 422
+    assert b"transaction reference" in response.content
+    till("pay/", wechat="4.50", wechat_reference="WX123")
+    assert Sale.objects.get().payments.get().reference == "WX123"
+
+
+def test_tab_opened_before_the_shift_closed_cannot_sell(till, stocked, shift, cashier):
+    (milk,) = stocked(1, on_hand=Decimal(5))
+    till("scan/", code=milk.barcode)
+    from checkout.services import shift_close
+
+    shift_close(shift=shift, counted_cash=Decimal("200"), user=cashier)
+    response = till("pay/", cash="10")
+    assert response.status_code == 409
+    assert b"no open shift" in response.content
+    assert Sale.objects.count() == 0
+
+
+def test_expired_stock_is_refused_at_the_till_until_a_manager_approves(till, register, floor, manager):
+    product = ProductFactory(lot_tracked=True)
+    lot = Lot.objects.create(product=product, code="L1", expiry_date=timezone.localdate() - timedelta(days=1))
+    stock_move_batch(moves=[Move(product, floor, Decimal(2), lot)], kind=MovementKind.RECEIPT)
+    till("scan/", code=product.barcode)
+    response = till("pay/", cash="10")
+    assert response.status_code == 409
+    assert b"expired" in response.content
+    assert b'id="manager-username"' in response.content
+    response = till("pay/", cash="10", manager_username="manager1", manager_password="wrong")
+    assert response.status_code == 422
+    assert Sale.objects.count() == 0
+    response = till("pay/", cash="10", manager_username="manager1", manager_password="manager-pass-1")
+    assert "HX-Redirect" in response.headers
+    assert Sale.objects.get().approved_by == manager
+    assert StockLevel.objects.get(product=product, lot=lot).on_hand == 1
