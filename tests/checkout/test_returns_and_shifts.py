@@ -1,0 +1,170 @@
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from checkout.models import Refund, Return, Shift
+from checkout.pricing import CheckoutError, LineInput, PaymentInput
+from checkout.selectors import shift_report
+from checkout.services import NotApproved, sale_complete, sale_return, shift_close, shift_open
+from reports.models import SalesDaily
+from stock.models import StockLevel, StockMovement
+from stock.selectors import ledger_mismatches
+
+pytestmark = pytest.mark.django_db
+
+
+def test_partial_then_full_return_never_more_than_sold(register, shift, cashier, manager, stocked, floor, sell):
+    milk, bread = stocked(2, on_hand=Decimal(10), selling_price=Decimal("3.33"))
+    sale = sell(register, [(milk, 3), (bread, 1)])
+    milk_line = sale.lines.get(product=milk)
+
+    first = sale_return(
+        sale=sale,
+        quantities={milk_line.pk: Decimal(1)},
+        refund_method="cash",
+        register=register,
+        user=cashier,
+        approved_by=manager,
+    )
+    assert first.total == Decimal("3.33")
+    with pytest.raises(CheckoutError, match="only 2 left to return, 3 asked"):
+        sale_return(
+            sale=sale,
+            quantities={milk_line.pk: Decimal(3)},
+            refund_method="cash",
+            register=register,
+            user=cashier,
+            approved_by=manager,
+        )
+    rest = sale_return(
+        sale=sale,
+        quantities={milk_line.pk: Decimal(2)},
+        refund_method="cash",
+        register=register,
+        user=cashier,
+        approved_by=manager,
+    )
+    # A line returned in full refunds exactly what it cost, however the parts were rounded.
+    assert first.total + rest.total == milk_line.amount
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 10
+    assert StockMovement.objects.filter(kind="return", product=milk).count() == 2
+    assert SalesDaily.objects.get(product=milk).quantity == 0
+    assert SalesDaily.objects.get(product=milk).amount == 0
+    assert ledger_mismatches() == []
+
+
+def test_return_needs_a_manager(register, shift, cashier, stocked, floor, sell):
+    (milk,) = stocked(1, on_hand=Decimal(10))
+    sale = sell(register, [(milk, 1)])
+    with pytest.raises(NotApproved):
+        sale_return(
+            sale=sale,
+            quantities={sale.lines.get().pk: Decimal(1)},
+            refund_method="cash",
+            register=register,
+            user=cashier,
+            approved_by=cashier,
+        )
+    assert not Return.objects.exists()
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 9
+
+
+def test_return_page_with_manager_credentials(client, register, shift, cashier, manager, stocked, floor, sell):
+    (milk,) = stocked(1, on_hand=Decimal(10))
+    sale = sell(register, [(milk, 2)])
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    page = client.get("/checkout/returns/", {"number": sale.number})
+    assert b'name="manager_username"' in page.content
+    line = sale.lines.get()
+    refused = client.post(
+        "/checkout/returns/",
+        {
+            "number": sale.number,
+            f"qty-{line.pk}": "1",
+            "refund_method": "cash",
+            "manager_username": "manager1",
+            "manager_password": "nope",
+        },
+    )
+    assert refused.status_code == 422
+    assert b"Wrong manager name or password" in refused.content
+    done = client.post(
+        "/checkout/returns/",
+        {
+            "number": sale.number,
+            f"qty-{line.pk}": "1",
+            "refund_method": "cash",
+            "manager_username": "manager1",
+            "manager_password": "manager-pass-1",
+        },
+    )
+    assert done.status_code == 200
+    assert Return.objects.get().approved_by == manager
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 9
+    assert client.get("/checkout/returns/", {"number": "T01-19990101-000001"}).status_code == 404
+
+
+def test_z_report_by_method_with_expected_cash_and_difference(register, shift, cashier, manager, stocked):
+    (item,) = stocked(1, on_hand=Decimal(100), selling_price=Decimal("10.00"))
+
+    def sale(payments):
+        return sale_complete(
+            client_token=uuid.uuid4(),
+            register=register,
+            lines=[LineInput(item, Decimal(3))],
+            payments=payments,
+            user=cashier,
+        ).sale
+
+    cash_sale = sale([PaymentInput("cash", Decimal("50.00"))])  # 20.00 change
+    sale([PaymentInput("card", Decimal("30.00"))])
+    sale([PaymentInput("wechat", Decimal("10.00"), "WX1"), PaymentInput("cash", Decimal("20.00"))])
+    sale_return(
+        sale=cash_sale,
+        quantities={cash_sale.lines.get().pk: Decimal(1)},
+        refund_method="cash",
+        register=register,
+        user=cashier,
+        approved_by=manager,
+    )
+    report = shift_report(shift)
+    by_method = {m.method: (m.count, m.amount) for m in report.sales_by_method}
+    assert report.sale_count == 3
+    assert report.sales_total == Decimal("90.00")
+    assert by_method == {
+        "cash": (2, Decimal("70.00")),
+        "card": (1, Decimal("30.00")),
+        "wechat": (1, Decimal("10.00")),
+        "alipay": (0, Decimal(0)),
+    }
+    assert report.change_given == Decimal("20.00")
+    assert report.refunds_total == Decimal("10.00")
+    # float 200 + cash taken 70 - change 20 - cash refunded 10
+    assert report.expected_cash == Decimal("240.00")
+
+    closed = shift_close(shift=shift, counted_cash=Decimal("238.50"), user=cashier)
+    assert closed.expected_cash == Decimal("240.00")
+    assert shift_report(closed).difference == Decimal("-1.50")
+    with pytest.raises(CheckoutError, match="already closed"):
+        shift_close(shift=closed, counted_cash=Decimal("1"), user=cashier)
+
+
+def test_one_open_shift_per_register(register, shift, cashier):
+    with pytest.raises(CheckoutError, match="already has an open shift"):
+        shift_open(register=register, opening_float=Decimal(0), user=cashier)
+    assert Shift.objects.filter(register=register).count() == 1
+
+
+def test_close_shift_page_shows_the_z_report(client, register, shift, cashier, stocked, sell):
+    (item,) = stocked(1)
+    sell(register, [(item, 2)])
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    response = client.post("/checkout/shift/close/", {"counted_cash": "209.00"})
+    assert response.url == f"/checkout/shifts/{shift.pk}/"
+    report = client.get(response.url)
+    assert b'id="expected-cash">\xc2\xa5209.00<' in report.content
+    assert b'id="cash-difference">\xc2\xa50.00<' in report.content
+    assert Refund.objects.count() == 0
