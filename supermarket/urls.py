@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("checkout.api_urls")),
     path("checkout/", include("checkout.urls")),
     path("api/", include("catalog.urls")),
+    path("stock/", include("stock.urls")),
 ]

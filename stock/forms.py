@@ -1,0 +1,114 @@
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from catalog.models import Category, Supplier
+from catalog.selectors import product_lookup
+from stock.models import CountSession, Location, PurchaseOrder, WriteOff
+from stock.transfers import DocumentLine
+
+QUANTITY_FIELD = {"max_digits": 14, "decimal_places": 3}
+
+
+class ScanForm(forms.Form):
+    code = forms.CharField(label=gettext_lazy("Barcode or case label"), max_length=200, strip=False)
+
+    def clean_code(self) -> str:
+        # Keep the GS1 group separator inside a case label; only the ends are trimmed.
+        code = self.cleaned_data["code"].strip(" \r\n\t")
+        if not code:
+            raise ValidationError(_("Scan or type a code."))
+        return code
+
+
+class CountForm(ScanForm):
+    quantity = forms.DecimalField(
+        label=gettext_lazy("Quantity (empty: one per scan)"), required=False, **QUANTITY_FIELD
+    )
+
+
+class ReceiptLineForm(forms.Form):
+    quantity = forms.DecimalField(label=gettext_lazy("Quantity"), **QUANTITY_FIELD)
+    lot_code = forms.CharField(label=gettext_lazy("Lot"), max_length=40, required=False)
+    expiry_date = forms.DateField(label=gettext_lazy("Expiry"), required=False)
+
+
+class ReceiveOrderForm(forms.Form):
+    order = forms.ModelChoiceField(
+        label=gettext_lazy("Purchase order"), queryset=PurchaseOrder.objects.filter(status__in=PurchaseOrder.RECEIVABLE)
+    )
+
+
+class DirectDeliveryForm(forms.Form):
+    location = forms.ModelChoiceField(label=gettext_lazy("Location"), queryset=Location.objects.all())
+    supplier = forms.ModelChoiceField(label=gettext_lazy("Supplier"), queryset=Supplier.objects.all(), required=False)
+    reason = forms.CharField(label=gettext_lazy("Reason (no purchase order)"), max_length=200)
+
+
+class CountSessionForm(forms.ModelForm):
+    class Meta:
+        model = CountSession
+        fields = ["location", "categories", "tolerance_percent", "note"]
+        widgets = {"categories": forms.SelectMultiple(attrs={"size": 8})}
+
+    categories = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Categories (none: everything)"), queryset=Category.objects.all(), required=False
+    )
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+
+
+class NearExpiryForm(forms.Form):
+    days = forms.IntegerField(label=gettext_lazy("Expiring within (days)"), min_value=0, max_value=365, initial=3)
+    location = forms.ModelChoiceField(label=gettext_lazy("Location"), queryset=Location.objects.all(), required=False)
+
+
+class LinesField(forms.CharField):
+    """One line per product: a code and a quantity separated by a space (quantity 1 if left out)."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "placeholder": "6901234567892 12"})
+
+    def clean(self, value) -> list[DocumentLine]:
+        text = super().clean(value)
+        lines, errors = [], []
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            code, _sep, amount = raw.strip().partition(" ")
+            try:
+                scan = product_lookup(code)
+                quantity = Decimal(amount.strip() or 1) * scan.quantity
+            except InvalidOperation:
+                errors.append(_("Line %(n)d: %(value)s is not a quantity.") % {"n": number, "value": amount.strip()})
+                continue
+            except (LookupError, ValueError) as exc:
+                errors.append(_("Line %(n)d: %(error)s") % {"n": number, "error": exc})
+                continue
+            if quantity <= 0:
+                errors.append(_("Line %(n)d: the quantity must be more than zero.") % {"n": number})
+                continue
+            lines.append(DocumentLine(scan.product, quantity))
+        if errors:
+            raise ValidationError(errors)
+        if not lines:
+            raise ValidationError(_("Add at least one line."))
+        return lines
+
+
+class TransferForm(forms.Form):
+    source = forms.ModelChoiceField(label=gettext_lazy("From"), queryset=Location.objects.all())
+    destination = forms.ModelChoiceField(label=gettext_lazy("To"), queryset=Location.objects.all())
+    lines = LinesField(label=gettext_lazy("Lines: code and quantity"))
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
+
+
+class WriteOffForm(forms.Form):
+    location = forms.ModelChoiceField(label=gettext_lazy("Location"), queryset=Location.objects.all())
+    reason = forms.ChoiceField(label=gettext_lazy("Reason"), choices=WriteOff.Reason.choices)
+    lines = LinesField(label=gettext_lazy("Lines: code and quantity"))
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
