@@ -69,6 +69,7 @@ class Plan:
     categories: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     suppliers: dict[str, int | None] = field(default_factory=dict)  # casefolded name -> id
     headers: dict[str, str] = field(default_factory=dict)  # field -> the file's own column header
+    header_row: int = 1
     fingerprint: str = ""
 
     @property
@@ -77,7 +78,7 @@ class Plan:
 
     @property
     def invalid_rows(self) -> int:
-        return len({problem.row for problem in self.errors if problem.row > 1})
+        return len({problem.row for problem in self.errors if problem.row > self.header_row})
 
     def problem(self, row: int, name: str, value: str, message: str) -> Problem:
         return Problem(row, self.headers.get(name, name), value, message)
@@ -104,6 +105,8 @@ class _Categories:
 
     def resolve(self, text: str) -> tuple[tuple[str, ...], int | None]:
         path = tuple(part.strip() for part in text.replace(">", "/").split("/") if part.strip())
+        if not path:
+            raise CellError(_("Category %(text)s names no category.") % {"text": text})
         if len(path) == 1:
             found = self.by_name.get(path[0].casefold(), [])
             if len(found) > 1:
@@ -160,7 +163,7 @@ def build_plan(
     With lock=True (inside the applying transaction) the compared products are
     locked FOR UPDATE, so what is compared is what gets written.
     """
-    plan = Plan(filename=filename, total_rows=len(table.rows))
+    plan = Plan(filename=filename, total_rows=len(table.rows), header_row=table.header_row)
     columns: dict[str, int] = {}
     for index, header in enumerate(table.headers):
         name = header_field(header) if header else None
@@ -168,12 +171,14 @@ def build_plan(
             if header:
                 plan.ignored_columns.append(header)
         elif name in columns:
-            plan.errors.append(Problem(1, header, header, _("Two columns mean the same field; keep one.")))
+            message = _("Two columns mean the same field; keep one.")
+            plan.errors.append(Problem(table.header_row, header, header, message))
         else:
             columns[name] = index
             plan.headers[name] = header
     if "barcode" not in columns:
-        plan.errors.append(Problem(1, "", "", _("No barcode column (barcode / 条码 / 条形码) in the header row.")))
+        message = _("No barcode column (barcode / 条码 / 条形码) in the header row.")
+        plan.errors.append(Problem(table.header_row, "", "", message))
     if plan.errors:
         return plan
 

@@ -29,6 +29,7 @@ class UnreadableFile(ValueError):
 class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells), blank rows left out
+    header_row: int = 1
 
 
 def read_table(data: bytes) -> Table:
@@ -98,4 +99,4 @@ def _table(rows: Iterator[list[str]]) -> Table:
     start = next(
         (i for i, (_n, cells) in enumerate(kept[:HEADER_SEARCH_ROWS]) if "barcode" in map(header_field, cells)), 0
     )
-    return Table(headers=kept[start][1], rows=kept[start + 1 :])
+    return Table(headers=kept[start][1], rows=kept[start + 1 :], header_row=kept[start][0])
