@@ -1,9 +1,35 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from catalog.resources import StockLevelResource
-from stock.models import Location, Lot, ReplenishmentSuggestion, StockLevel, StockMovement
+from stock import purchasing, replenishment
+from stock.models import (
+    CountLine,
+    CountSession,
+    Location,
+    Lot,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    ReplenishmentSuggestion,
+    StockLevel,
+    StockMovement,
+    Transfer,
+    TransferLine,
+    WriteOff,
+    WriteOffLine,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -55,6 +81,7 @@ class StockMovementAdmin(ReadOnlyAdmin):
         "quantity",
         "balance_after",
         "reference",
+        "document_link",
         "user",
     ]
     list_filter = ["kind", "location", ("created_at", admin.DateFieldListFilter)]
@@ -62,14 +89,209 @@ class StockMovementAdmin(ReadOnlyAdmin):
     list_select_related = ["product", "location", "lot", "user"]
     date_hierarchy = "created_at"
 
+    @admin.display(description=gettext_lazy("document"))
+    def document_link(self, movement: StockMovement) -> str:
+        if movement.document_type_id is None:
+            return "-"
+        # get_for_id is cached, so a page of ledger rows costs no query per row here.
+        model = ContentType.objects.get_for_id(movement.document_type_id)
+        try:
+            url = reverse(f"admin:{model.app_label}_{model.model}_change", args=[movement.document_id])
+        except NoReverseMatch:
+            return f"{model.name} #{movement.document_id}"
+        return format_html('<a href="{}">{} #{}</a>', url, model.name, movement.document_id)
+
 
 @admin.register(ReplenishmentSuggestion)
 class ReplenishmentSuggestionAdmin(admin.ModelAdmin):
-    list_display = ["product", "location", "status", "on_hand_when_raised", "created_at"]
+    list_display = [
+        "product",
+        "supplier",
+        "location",
+        "status",
+        "on_hand_when_raised",
+        "created_at",
+        "purchase_order",
+        "dismissed_reason",
+    ]
     list_filter = ["status", "location", "product__supplier"]
     search_fields = ["product__barcode", "product__name"]
-    list_select_related = ["product", "location"]
-    readonly_fields = ["product", "location", "on_hand_when_raised", "created_at", "closed_at"]
+    list_select_related = ["product__supplier", "location", "purchase_order"]
+    readonly_fields = [
+        "product",
+        "location",
+        "status",
+        "on_hand_when_raised",
+        "created_at",
+        "closed_at",
+        "closed_by",
+        "purchase_order",
+        "dismissed_reason",
+    ]
+    actions = ["create_draft_orders", "dismiss"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description=gettext_lazy("supplier"), ordering="product__supplier__name")
+    def supplier(self, suggestion: ReplenishmentSuggestion):
+        return suggestion.product.supplier
+
+    @admin.action(description=gettext_lazy("Create draft purchase orders (one per supplier)"), permissions=["change"])
+    def create_draft_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
+        try:
+            result = replenishment.suggestions_order(suggestions=queryset, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        for order in result.orders:
+            self.message_user(
+                request, _("Draft %(order)s for %(supplier)s created.") % {"order": order, "supplier": order.supplier}
+            )
+        for _suggestion, reason in result.skipped:
+            self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description=gettext_lazy("Dismiss with a reason"), permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        reason = request.POST.get("reason", "").strip()
+        if "apply" in request.POST:
+            dismissed = 0
+            for suggestion in queryset.filter(status=ReplenishmentSuggestion.Status.OPEN):
+                try:
+                    replenishment.suggestion_dismiss(suggestion=suggestion, reason=reason, user=request.user)
+                except ValidationError as exc:
+                    self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                    return None
+                dismissed += 1
+            self.message_user(request, _("%(n)d suggestions dismissed.") % {"n": dismissed})
+            return None
+        return TemplateResponse(
+            request,
+            "stock/admin_dismiss.html",
+            {**self.admin_site.each_context(request), "suggestions": queryset, "opts": self.model._meta},
+        )
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    extra = 0
+    raw_id_fields = ["product"]
+    readonly_fields = ["received_quantity"]
+
+    def has_change_permission(self, request, obj=None):
+        # Lines change only while the order is a draft; afterwards receiving keeps them.
+        return obj is None or obj.status == PurchaseOrder.Status.DRAFT
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "supplier", "location", "status", "expected_date", "created_at", "created_by"]
+    list_filter = ["status", "supplier", "location"]
+    search_fields = ["id", "supplier__name", "note"]
+    list_select_related = ["supplier", "location", "created_by"]
+    readonly_fields = ["status", "created_by", "created_at", "sent_at"]
+    inlines = [PurchaseOrderLineInline]
+    actions = ["send", "cancel"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != PurchaseOrder.Status.DRAFT:
+            return [*self.readonly_fields, "supplier", "location", "expected_date"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, service, done: str) -> None:
+        for order in queryset:
+            try:
+                service(order=order, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, done % {"order": order})
+
+    @admin.action(description=gettext_lazy("Send to supplier"), permissions=["change"])
+    def send(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, purchasing.purchase_order_send, _("%(order)s sent."))
+
+    @admin.action(description=gettext_lazy("Cancel"), permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, purchasing.purchase_order_cancel, _("%(order)s cancelled."))
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReceiptLineInline(ReadOnlyInline):
+    model = ReceiptLine
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "order", "supplier", "location", "status", "reason", "created_by", "posted_at"]
+    list_filter = ["status", "location"]
+    list_select_related = ["order", "supplier", "location", "created_by"]
+    inlines = [ReceiptLineInline]
+
+
+class CountLineInline(ReadOnlyInline):
+    model = CountLine
+    fields = ["product", "expected", "counted", "ledger_position", "unit_cost", "first_counted_at"]
+    readonly_fields = fields
+
+
+@admin.register(CountSession)
+class CountSessionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "location",
+        "status",
+        "started_at",
+        "posted_at",
+        "accuracy_percent",
+        "difference_value",
+        "absolute_difference_value",
+        "review_link",
+    ]
+    list_filter = ["status", "location"]
+    list_select_related = ["location"]
+    inlines = [CountLineInline]
+
+    @admin.display(description=gettext_lazy("review sheet"))
+    def review_link(self, session: CountSession) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("stock:count-review", args=[session.pk]), _("review"))
+
+
+class TransferLineInline(ReadOnlyInline):
+    model = TransferLine
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "source", "destination", "created_by", "created_at", "note"]
+    list_filter = ["source", "destination"]
+    inlines = [TransferLineInline]
+
+
+class WriteOffLineInline(ReadOnlyInline):
+    model = WriteOffLine
+
+
+@admin.register(WriteOff)
+class WriteOffAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "location", "reason", "created_by", "created_at", "note"]
+    list_filter = ["reason", "location"]
+    inlines = [WriteOffLineInline]

@@ -1,0 +1,77 @@
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from stock.models import MovementKind, PurchaseOrder, ReplenishmentSuggestion
+from stock.purchasing import OrderLine, purchase_order_create
+from stock.receiving import receipt_post, receipt_scan, receipt_start
+from stock.services import Move, stock_move_batch
+from stock.stocktake import count_add, count_session_start
+from tests.factories import ProductFactory, SupplierFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("boss", password="x"))
+    return client
+
+
+def raise_suggestion(product, location):
+    stock_move_batch(moves=[Move(product, location, Decimal(2))], kind=MovementKind.RECEIPT)
+    stock_move_batch(moves=[Move(product, location, Decimal(-1))], kind=MovementKind.SALE)
+    return ReplenishmentSuggestion.objects.get(product=product)
+
+
+def test_ledger_rows_link_to_their_documents(admin_client, floor):
+    product = ProductFactory()
+    receipt = receipt_start(location=floor, reason="sample")
+    receipt_scan(receipt=receipt, code=product.barcode)
+    receipt_post(receipt=receipt)
+    page = admin_client.get(reverse("admin:stock_stockmovement_changelist"), {"kind__exact": "receipt"})
+    link = reverse("admin:stock_receipt_change", args=[receipt.pk])
+    assert link in page.content.decode()
+    assert admin_client.get(link).status_code == 200
+
+
+def test_suggestion_actions_create_draft_orders_and_dismiss_with_reason(admin_client, floor):
+    supplier = SupplierFactory()
+    ordered = raise_suggestion(ProductFactory(supplier=supplier, safety_stock=Decimal(4)), floor)
+    dismissed = raise_suggestion(ProductFactory(supplier=supplier, safety_stock=Decimal(4)), floor)
+    url = reverse("admin:stock_replenishmentsuggestion_changelist")
+    admin_client.post(url, {"action": "create_draft_orders", "_selected_action": [ordered.pk]})
+    order = PurchaseOrder.objects.get()
+    assert (order.supplier, order.status, order.lines.get().product) == (supplier, "draft", ordered.product)
+
+    form = admin_client.post(url, {"action": "dismiss", "_selected_action": [dismissed.pk]})
+    assert b'name="reason"' in form.content
+    admin_client.post(url, {"action": "dismiss", "_selected_action": [dismissed.pk], "apply": "1", "reason": ""})
+    assert ReplenishmentSuggestion.objects.get(pk=dismissed.pk).status == "open"
+    admin_client.post(
+        url, {"action": "dismiss", "_selected_action": [dismissed.pk], "apply": "1", "reason": "缺货停供"}
+    )
+    dismissed.refresh_from_db()
+    assert (dismissed.status, dismissed.dismissed_reason) == ("dismissed", "缺货停供")
+
+
+def test_purchase_order_admin_shows_lines_and_sends(admin_client, floor):
+    product = ProductFactory()
+    order = purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(12))])
+    page = admin_client.get(reverse("admin:stock_purchaseorder_change", args=[order.pk]))
+    assert page.status_code == 200 and product.name in page.content.decode()
+    admin_client.post(
+        reverse("admin:stock_purchaseorder_changelist"), {"action": "send", "_selected_action": [order.pk]}
+    )
+    order.refresh_from_db()
+    assert order.status == PurchaseOrder.Status.SENT
+
+
+def test_count_session_admin_lists_sessions_with_review_link(admin_client, floor):
+    product = ProductFactory()
+    session = count_session_start(location=floor)
+    count_add(session=session, code=product.barcode)
+    page = admin_client.get(reverse("admin:stock_countsession_changelist")).content.decode()
+    assert reverse("stock:count-review", args=[session.pk]) in page
+    assert admin_client.get(reverse("admin:stock_countsession_change", args=[session.pk])).status_code == 200
