@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldError, ValidationError
 from django.db import transaction
 from django.db.models import Avg, Max, Sum
 from django.utils import timezone
@@ -26,29 +26,26 @@ from stock.purchasing import OrderLine, on_order_quantities, purchase_order_crea
 
 ZERO = Decimal("0")
 SALES_WINDOW_DAYS = 28
-# Field names a stored forecast may use for its day and its predicted units per day.
-FORECAST_DAY_FIELDS = ("day", "date", "target_date")
-FORECAST_QUANTITY_FIELDS = ("quantity", "predicted_quantity", "forecast_quantity", "yhat", "mean")
 
 
 def _forecast_demand(product: Product, location: Location) -> Decimal | None:
-    """Mean predicted units per day over the coming review horizon from reports.Forecast, if that model
-    exists and has rows for the product; None otherwise (the sales average is used then)."""
+    """Mean expected units per day over the lead time and review period from the stored forecast
+    (reports.Forecast with its reports.ForecastDay rows), or None when there is none for the product here.
+
+    Looked up through the app registry so that stock does not import reports (reports depends on stock).
+    """
     try:
-        model = apps.get_model("reports", "Forecast")
+        forecast_day = apps.get_model("reports", "ForecastDay")
     except LookupError:
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    day_field = next((n for n in FORECAST_DAY_FIELDS if n in names), None)
-    quantity_field = next((n for n in FORECAST_QUANTITY_FIELDS if n in names), None)
-    if day_field is None or quantity_field is None or "product" not in names:
         return None
     today = timezone.localdate()
     horizon = today + timedelta(days=review_horizon_days(product))
-    rows = model.objects.filter(product=product, **{f"{day_field}__gte": today, f"{day_field}__lt": horizon})
-    if "location" in names:
-        rows = rows.filter(location=location)
-    mean = rows.aggregate(mean=Avg(quantity_field))["mean"]
+    try:
+        mean = forecast_day.objects.filter(
+            forecast__product=product, forecast__location=location, day__gte=today, day__lt=horizon
+        ).aggregate(mean=Avg("mean"))["mean"]
+    except FieldError:  # a forecast shape this code does not know: fall back to the sales average
+        return None
     return None if mean is None else max(Decimal(mean), ZERO)
 
 

@@ -2,6 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -125,3 +126,26 @@ def test_out_of_stock_product_with_an_open_order_is_shown_as_such(floor):
     purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(10))])
     [row] = suggestion_rows(open_suggestions())
     assert row.out_of_stock_on_order
+
+
+def test_a_stored_forecast_wins_over_the_sales_average(floor, settings):
+    settings.STOCK_REVIEW_PERIOD_DAYS = 7
+    try:
+        forecast_model = apps.get_model("reports", "Forecast")
+        day_model = apps.get_model("reports", "ForecastDay")
+    except LookupError:
+        pytest.skip("reports has no stored forecasts")
+    product = ProductFactory()
+    sold_per_day(product, floor, Decimal(3))
+    today = timezone.localdate()
+    forecast = forecast_model.objects.create(
+        product=product, location=floor, made_at=timezone.now(), history_end=today, method="mean"
+    )
+    day_model.objects.bulk_create(
+        day_model(forecast=forecast, day=today + timedelta(days=d), mean=Decimal(d % 2 * 10), lower=0, upper=20)
+        for d in range(60)
+    )
+    horizon = product.supplier.lead_time_days + 7
+    expected = Decimal(sum(d % 2 * 10 for d in range(horizon))) / horizon
+    assert expected_daily_demand(product, floor) == expected
+    assert expected_daily_demand(ProductFactory(), floor) == 0
