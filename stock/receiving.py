@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Case, F, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -288,18 +288,19 @@ def _apply_to_order(order: PurchaseOrder, lines: list[ReceiptLine]) -> None:
         received[line.product_id] += line.quantity
         costs[line.product_id] = line.unit_cost
     existing = set(order.lines.values_list("product_id", flat=True))
-    for product_id, quantity in received.items():
-        if product_id in existing:
-            order.lines.filter(product_id=product_id).update(received_quantity=F("received_quantity") + quantity)
-        else:
-            # Delivered but not ordered: kept on the order as a line with nothing ordered, so it shows as over.
-            PurchaseOrderLine.objects.create(
-                order=order,
-                product_id=product_id,
-                quantity=ZERO,
-                unit_cost=costs[product_id],
-                received_quantity=quantity,
-            )
+    on_order = {pid: q for pid, q in received.items() if pid in existing}
+    if on_order:
+        # One statement for all lines, not one per line: the order row is locked meanwhile.
+        order.lines.filter(product_id__in=on_order).update(
+            received_quantity=F("received_quantity")
+            + Case(*(When(product_id=pid, then=Value(q)) for pid, q in on_order.items()))
+        )
+    # Delivered but not ordered: kept on the order as lines with nothing ordered, so they show as over.
+    PurchaseOrderLine.objects.bulk_create(
+        PurchaseOrderLine(order=order, product_id=pid, quantity=ZERO, unit_cost=costs[pid], received_quantity=quantity)
+        for pid, quantity in received.items()
+        if pid not in existing
+    )
     missing = order.lines.filter(received_quantity__lt=F("quantity")).exists()
     order.status = PurchaseOrder.Status.PARTIAL if missing else PurchaseOrder.Status.RECEIVED
     order.save(update_fields=["status"])
