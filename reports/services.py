@@ -1,14 +1,22 @@
-"""Writes to the reporting rollups."""
+"""Writes of the reports app: daily sales rollups, stored forecasts, background job records."""
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from reports.models import SalesDaily
+from catalog.models import Product
+from reports import forecasting, selectors
+from reports.models import Forecast, ForecastDay, JobRun, SalesDaily
+from stock.models import Location
+from supermarket.jobs import enqueue
 
 
 @dataclass(frozen=True)
@@ -50,3 +58,201 @@ def sales_daily_add(*, lines: Iterable[SoldLine]) -> None:
                     cost = {table}.cost + excluded.cost""",
             params,
         )
+
+
+# Forecasts ------------------------------------------------------------------------------
+
+HISTORY_DAYS = 365
+FORECAST_STEP = 25  # products computed and stored together; progress moves by this much
+
+
+def _three_places(value: float) -> Decimal:
+    return Decimal(f"{value:.3f}")
+
+
+def forecasts_make(
+    *,
+    product_ids: Sequence[int],
+    location: Location,
+    history_end: date,
+    horizon: int = 7,
+    on_step: Callable[[int], None] | None = None,
+) -> Counter:
+    """Forecast daily demand of the products at the location from the rollups up to `history_end` and replace
+    their stored forecasts. Returns how many used each method.
+
+    The ARIMA order stored with a forecast is refitted as is until it is ORDER_KEEP_DAYS old, then searched
+    afresh. statsmodels runs outside any transaction; each step of FORECAST_STEP products is stored in one
+    short transaction, so a failure keeps the steps already stored.
+    """
+    if horizon < 1:
+        raise ValueError(_("The horizon must be at least one day."))
+    methods: Counter = Counter()
+    start = history_end + timedelta(days=1)
+    ids = list(product_ids)
+    for at in range(0, len(ids), FORECAST_STEP):
+        step = ids[at : at + FORECAST_STEP]
+        series = selectors.daily_demand(product_ids=step, location_id=location.pk, end=history_end, days=HISTORY_DAYS)
+        known = {f.product_id: f for f in Forecast.objects.filter(product_id__in=step, location=location)}
+        made = []
+        for product_id in step:
+            previous = known.get(product_id)
+            stale = (
+                previous is None
+                or previous.searched_on is None
+                or (history_end - previous.searched_on).days >= forecasting.ORDER_KEEP_DAYS
+            )
+            result = forecasting.forecast_series(
+                series[product_id], start=start, horizon=horizon, order=previous and previous.order, search=stale
+            )
+            methods[str(result.method)] += 1
+            made.append((product_id, result, history_end if result.searched or stale else previous.searched_on))
+        _forecasts_store(made, location, history_end, start)
+        if on_step:
+            on_step(len(step))
+    return methods
+
+
+@transaction.atomic
+def _forecasts_store(made: list, location: Location, history_end: date, start: date) -> None:
+    now = timezone.now()
+    forecasts = Forecast.objects.bulk_create(
+        [
+            Forecast(
+                product_id=product_id,
+                location=location,
+                made_at=now,
+                history_end=history_end,
+                method=result.method,
+                order=list(result.order) if result.order else None,
+                searched_on=searched_on if result.order else None,
+                note=result.note,
+            )
+            for product_id, result, searched_on in made
+        ],
+        update_conflicts=True,
+        unique_fields=["product", "location"],
+        update_fields=["made_at", "history_end", "method", "order", "searched_on", "note"],
+    )
+    ForecastDay.objects.filter(forecast__in=[f.pk for f in forecasts]).delete()
+    ForecastDay.objects.bulk_create(
+        [
+            ForecastDay(
+                forecast_id=forecast.pk,
+                day=start + timedelta(days=i),
+                mean=_three_places(result.mean[i]),
+                lower=_three_places(result.lower[i]),
+                upper=_three_places(result.upper[i]),
+            )
+            for forecast, (_pid, result, _s) in zip(forecasts, made, strict=True)
+            for i in range(result.mean.size)
+        ]
+    )
+
+
+# Background jobs --------------------------------------------------------------------------
+
+
+class JobNotRetryable(Exception):
+    pass
+
+
+def job_run_create(*, kind: str, arguments: dict, queue: str, total: int = 0, parent: JobRun | None = None) -> JobRun:
+    """Record a job and enqueue it after the surrounding transaction commits."""
+    from reports import jobs
+
+    job = JobRun.objects.create(kind=kind, arguments=arguments, queue=queue, total=total, parent=parent)
+    enqueue(jobs.job_run, job.pk, queue=queue)
+    return job
+
+
+@transaction.atomic
+def forecast_batch_start(
+    *,
+    location: Location,
+    history_end: date,
+    horizon: int = 7,
+    chunk_size: int = 100,
+    product_ids: Sequence[int] | None = None,
+) -> JobRun:
+    """The nightly batch: all active products at the location, split into jobs of `chunk_size` products on
+    the "forecasts" queue so that every worker takes its share. The returned batch job shows their progress."""
+    if chunk_size < 1:
+        raise ValueError(_("The chunk size must be at least one product."))
+    if product_ids is None:
+        product_ids = list(Product.objects.filter(active=True).order_by("pk").values_list("pk", flat=True))
+    batch = JobRun.objects.create(
+        kind="forecast_batch",
+        queue="forecasts",
+        total=len(product_ids),
+        arguments={"location_id": location.pk, "history_end": history_end.isoformat(), "horizon": horizon},
+        status=JobRun.Status.QUEUED if product_ids else JobRun.Status.DONE,
+    )
+    for at in range(0, len(product_ids), chunk_size):
+        chunk = list(product_ids[at : at + chunk_size])
+        job_run_create(
+            kind="forecast_chunk",
+            queue="forecasts",
+            total=len(chunk),
+            parent=batch,
+            arguments={**batch.arguments, "product_ids": chunk},
+        )
+    return batch
+
+
+def job_progress(*, job: JobRun, done: int) -> None:
+    """Count `done` more units of work on the job and on the batch it belongs to."""
+    JobRun.objects.filter(pk=job.pk).update(done=F("done") + done)
+    if job.parent_id:
+        JobRun.objects.filter(pk=job.parent_id).update(done=F("done") + done)
+
+
+def job_claim(*, job_id: int) -> bool:
+    """Mark a queued job running; False when another worker already has it (the row count says who won)."""
+    claimed = JobRun.objects.filter(pk=job_id, status=JobRun.Status.QUEUED).update(
+        status=JobRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
+    )
+    if claimed:
+        parent_id = JobRun.objects.filter(pk=job_id).values_list("parent_id", flat=True).get()
+        JobRun.objects.filter(pk=parent_id, status=JobRun.Status.QUEUED).update(
+            status=JobRun.Status.RUNNING, started_at=timezone.now()
+        )
+    return bool(claimed)
+
+
+def job_finish(*, job: JobRun, error: str = "") -> None:
+    """Record the outcome; a batch is finished when its last part is, and failed if any part failed."""
+    status = JobRun.Status.FAILED if error else JobRun.Status.DONE
+    JobRun.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now())
+    if job.parent_id:
+        parts = JobRun.objects.filter(parent_id=job.parent_id)
+        if not parts.exclude(status__in=[JobRun.Status.DONE, JobRun.Status.FAILED]).exists():
+            failed = parts.filter(status=JobRun.Status.FAILED).count()
+            JobRun.objects.filter(pk=job.parent_id).update(
+                status=JobRun.Status.FAILED if failed else JobRun.Status.DONE,
+                error=gettext("%(failed)d of %(parts)d parts failed.") % {"failed": failed, "parts": parts.count()}
+                if failed
+                else "",
+                finished_at=timezone.now(),
+            )
+
+
+@transaction.atomic
+def job_retry(*, job: JobRun) -> JobRun:
+    """Queue a failed job again (for a batch: its failed parts). Raises JobNotRetryable for any other state."""
+    from reports import jobs
+
+    job = JobRun.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobRun.Status.FAILED:
+        raise JobNotRetryable(_("Only a failed job can be retried; this one is %(status)s.") % {"status": job.status})
+    retry = list(job.parts.filter(status=JobRun.Status.FAILED)) if job.parts.exists() else [job]
+    for part in retry:
+        if part.parent_id:
+            JobRun.objects.filter(pk=part.parent_id).update(done=F("done") - part.done)
+        JobRun.objects.filter(pk=part.pk).update(status=JobRun.Status.QUEUED, done=0, error="", finished_at=None)
+        enqueue(jobs.job_run, part.pk, queue=part.queue)
+    if job.parts.exists() or job.parent_id:
+        batch_id = job.pk if job.parts.exists() else job.parent_id
+        JobRun.objects.filter(pk=batch_id).update(status=JobRun.Status.RUNNING, error="", finished_at=None)
+    job.refresh_from_db()
+    return job

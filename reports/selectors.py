@@ -1,0 +1,368 @@
+"""Report queries. They read the daily rollups (SalesDaily), never raw sale lines.
+
+Each report returns a Table: typed columns and rows, which the pages render,
+chart and export alike, so a number on screen and in the spreadsheet is the same.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Category, Product
+from reports.models import Forecast, ForecastDay, SalesDaily
+from stock.models import Location, StockLevel
+from supermarket.money import money
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "text"  # text, quantity, money, percent, date
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    rows: list = field(default_factory=list)  # objects with the column keys as attributes
+    totals: object | None = None
+
+    def values(self, row) -> list:
+        return [getattr(row, c.key) for c in self.columns]
+
+
+@dataclass
+class CategorySales:
+    category_id: int
+    category: str
+    quantity: Decimal
+    amount: Decimal
+    cost: Decimal
+    margin: Decimal = ZERO
+    margin_percent: Decimal | None = None
+    quantity_share: Decimal = ZERO
+    amount_share: Decimal = ZERO
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal:
+    return (HUNDRED * part / whole).quantize(Decimal("0.01")) if whole else ZERO
+
+
+def _margin(row) -> None:
+    row.cost = money(row.cost)
+    row.margin = row.amount - row.cost
+    row.margin_percent = _share(row.margin, row.amount) if row.amount else None
+
+
+def _sales(start: date, end: date, location: Location | None):
+    if end < start:
+        raise ValueError(_("The end date is before the start date."))
+    rows = SalesDaily.objects.filter(day__range=(start, end))
+    return rows.filter(location=location) if location else rows
+
+
+def sales_by_category(*, start: date, end: date, location: Location | None = None) -> Table:
+    """Net sales per category (returns already subtracted in the rollup): quantity, amount, shares, gross margin.
+
+    Gross margin is net amount minus the purchase cost recorded with each sale.
+    """
+    totals = (
+        _sales(start, end, location)
+        .values("product__category_id")
+        .annotate(quantity=Sum("quantity"), amount=Sum("amount"), cost=Sum("cost"))
+        .order_by()
+    )
+    names = dict(Category.objects.values_list("pk", "name"))
+    rows = [
+        CategorySales(
+            t["product__category_id"], names[t["product__category_id"]], t["quantity"], t["amount"], t["cost"]
+        )
+        for t in totals
+    ]
+    total = CategorySales(
+        0,
+        str(_("Total")),
+        sum((r.quantity for r in rows), ZERO),
+        sum((r.amount for r in rows), ZERO),
+        sum((r.cost for r in rows), ZERO),
+    )
+    for row in [*rows, total]:
+        _margin(row)
+        row.quantity_share = _share(row.quantity, total.quantity)
+        row.amount_share = _share(row.amount, total.amount)
+    rows.sort(key=lambda r: r.amount, reverse=True)
+    return Table(
+        [
+            Column("category", _("Category")),
+            Column("quantity", _("Quantity"), "quantity"),
+            Column("quantity_share", _("Share of quantity %"), "percent"),
+            Column("amount", _("Sales amount"), "money"),
+            Column("amount_share", _("Share of amount %"), "percent"),
+            Column("cost", _("Cost"), "money"),
+            Column("margin", _("Gross margin"), "money"),
+            Column("margin_percent", _("Margin %"), "percent"),
+        ],
+        rows,
+        total,
+    )
+
+
+@dataclass
+class DaySales:
+    day: date
+    amount: Decimal
+    quantity: Decimal
+    last_week: Decimal
+    last_year: Decimal
+
+
+def _amount_by_day(start: date, end: date, location: Location | None) -> dict[date, tuple[Decimal, Decimal]]:
+    rows = _sales(start, end, location).values("day").annotate(amount=Sum("amount"), quantity=Sum("quantity"))
+    return {r["day"]: (r["amount"], r["quantity"]) for r in rows.order_by()}
+
+
+def daily_trend(*, start: date, end: date, location: Location | None = None) -> Table:
+    """Net sales per day beside the same weekday a week earlier and the same day a year earlier (364 days,
+    so weekdays line up)."""
+    current = _amount_by_day(start, end, location)
+    week = _amount_by_day(start - timedelta(days=7), end - timedelta(days=7), location)
+    year = _amount_by_day(start - timedelta(days=364), end - timedelta(days=364), location)
+    rows = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        amount, qty = current.get(day, (ZERO, ZERO))
+        rows.append(
+            DaySales(
+                day,
+                amount,
+                qty,
+                week.get(day - timedelta(days=7), (ZERO, ZERO))[0],
+                year.get(day - timedelta(days=364), (ZERO, ZERO))[0],
+            )
+        )
+    return Table(
+        [
+            Column("day", _("Day"), "date"),
+            Column("quantity", _("Quantity"), "quantity"),
+            Column("amount", _("Sales amount"), "money"),
+            Column("last_week", _("Same weekday last week"), "money"),
+            Column("last_year", _("Same weekday last year"), "money"),
+        ],
+        rows,
+    )
+
+
+@dataclass
+class ProductSales:
+    product_id: int
+    product: str
+    barcode: str
+    category: str
+    quantity: Decimal
+    amount: Decimal
+    cost: Decimal
+    margin: Decimal = ZERO
+    margin_percent: Decimal | None = None
+
+
+PRODUCT_COLUMNS = [
+    Column("barcode", _("Barcode")),
+    Column("product", _("Product")),
+    Column("category", _("Category")),
+    Column("quantity", _("Quantity"), "quantity"),
+    Column("amount", _("Sales amount"), "money"),
+    Column("margin", _("Gross margin"), "money"),
+    Column("margin_percent", _("Margin %"), "percent"),
+]
+
+
+def top_sellers(
+    *, start: date, end: date, location: Location | None = None, limit: int = 20, bottom: bool = False
+) -> Table:
+    """Products ranked by net sales amount; bottom=True ranks the weakest of those that sold at all
+    (products with no sale are the dead-stock report's business)."""
+    totals = (
+        _sales(start, end, location)
+        .values("product_id", "product__name", "product__barcode", "product__category__name")
+        .annotate(quantity=Sum("quantity"), amount=Sum("amount"), cost=Sum("cost"))
+        .order_by("amount" if bottom else "-amount", "product_id")[:limit]
+    )
+    rows = []
+    for t in totals:
+        row = ProductSales(
+            t["product_id"],
+            t["product__name"],
+            t["product__barcode"],
+            t["product__category__name"],
+            t["quantity"],
+            t["amount"],
+            t["cost"],
+        )
+        _margin(row)
+        rows.append(row)
+    return Table(PRODUCT_COLUMNS, rows)
+
+
+@dataclass
+class IdleStock:
+    product_id: int
+    product: str
+    barcode: str
+    category: str
+    last_sale: date | None
+    idle_days: int | None
+    on_hand: Decimal
+    stock_value: Decimal
+
+
+def slow_movers(*, today: date, days: int = 30, location: Location | None = None) -> Table:
+    """Products in stock with no sale in the last `days` days (dead stock when never sold), with the
+    money tied up in them at purchase cost, largest first."""
+    if days < 1:
+        raise ValueError(_("The number of days must be at least 1."))
+    since = today - timedelta(days=days - 1)
+    sales = SalesDaily.objects.filter(quantity__gt=0)
+    levels = StockLevel.objects.filter(on_hand__gt=0)
+    if location:
+        sales, levels = sales.filter(location=location), levels.filter(location=location)
+    recent = set(sales.filter(day__range=(since, today)).values_list("product_id", flat=True).distinct())
+    on_hand = defaultdict(lambda: ZERO)
+    for product_id, qty in levels.values_list("product_id", "on_hand"):
+        on_hand[product_id] += qty
+    idle = [pid for pid in on_hand if pid not in recent]
+    last_sale = dict(
+        sales.filter(product_id__in=idle)
+        .values("product_id")
+        .annotate(last=Max("day"))
+        .values_list("product_id", "last")
+    )
+    rows = []
+    for p in Product.objects.filter(pk__in=idle).select_related("category"):
+        last = last_sale.get(p.pk)
+        rows.append(
+            IdleStock(
+                p.pk,
+                p.name,
+                p.barcode,
+                p.category.name,
+                last,
+                (today - last).days if last else None,
+                on_hand[p.pk],
+                money(on_hand[p.pk] * p.purchase_price),
+            )
+        )
+    rows.sort(key=lambda r: (-r.stock_value, r.product_id))
+    return Table(
+        [
+            Column("barcode", _("Barcode")),
+            Column("product", _("Product")),
+            Column("category", _("Category")),
+            Column("last_sale", _("Last sale"), "date"),
+            Column("idle_days", _("Days without sale"), "quantity"),
+            Column("on_hand", _("On hand"), "quantity"),
+            Column("stock_value", _("Stock value at cost"), "money"),
+        ],
+        rows,
+        IdleStock(
+            0,
+            str(_("Total")),
+            "",
+            "",
+            None,
+            None,
+            sum((r.on_hand for r in rows), ZERO),
+            sum((r.stock_value for r in rows), ZERO),
+        ),
+    )
+
+
+@dataclass
+class CategoryValue:
+    category: str
+    products: int
+    on_hand: Decimal
+    stock_value: Decimal
+    share: Decimal = ZERO
+
+
+def stock_valuation(*, location: Location | None = None) -> Table:
+    """Stock on hand valued at current purchase price, per category."""
+    levels = StockLevel.objects.filter(~Q(on_hand=0))
+    if location:
+        levels = levels.filter(location=location)
+    value = ExpressionWrapper(F("on_hand") * F("product__purchase_price"), output_field=DecimalField())
+    totals = (
+        levels.values("product__category__name")
+        .annotate(on_hand=Sum("on_hand"), stock_value=Coalesce(Sum(value), ZERO))
+        .order_by()
+    )
+    products = dict(
+        levels.values("product__category__name")
+        .annotate(n=Count("product_id", distinct=True))
+        .values_list("product__category__name", "n")
+    )
+    rows = [
+        CategoryValue(
+            t["product__category__name"], products[t["product__category__name"]], t["on_hand"], money(t["stock_value"])
+        )
+        for t in totals
+    ]
+    total = CategoryValue(
+        str(_("Total")),
+        sum(r.products for r in rows),
+        sum((r.on_hand for r in rows), ZERO),
+        sum((r.stock_value for r in rows), ZERO),
+    )
+    for row in [*rows, total]:
+        row.share = _share(row.stock_value, total.stock_value)
+    rows.sort(key=lambda r: r.stock_value, reverse=True)
+    return Table(
+        [
+            Column("category", _("Category")),
+            Column("products", _("Products"), "quantity"),
+            Column("on_hand", _("On hand"), "quantity"),
+            Column("stock_value", _("Stock value at cost"), "money"),
+            Column("share", _("Share %"), "percent"),
+        ],
+        rows,
+        total,
+    )
+
+
+# Forecasts ------------------------------------------------------------------------------
+
+
+def stored_daily_demand(product: Product, location: Location) -> Decimal | None:
+    """Mean forecast demand per day over the stored horizon; None when no forecast is stored.
+
+    Replenishment reads this to size orders (lead time x daily demand + safety stock).
+    """
+    days = ForecastDay.objects.filter(forecast__product=product, forecast__location=location)
+    means = list(days.values_list("mean", flat=True))
+    if not means:
+        return None
+    return (sum(means, ZERO) / len(means)).quantize(Decimal("0.001"))
+
+
+def daily_demand(*, product_ids, location_id: int, end: date, days: int):
+    """Daily net quantity sold per product over `days` days ending on `end`, zero days included: {id: ndarray}."""
+    import numpy as np
+
+    start = end - timedelta(days=days - 1)
+    series = {pid: np.zeros(days) for pid in product_ids}
+    rows = SalesDaily.objects.filter(product_id__in=list(product_ids), location_id=location_id, day__range=(start, end))
+    for product_id, day, qty in rows.values_list("product_id", "day", "quantity").iterator(chunk_size=20000):
+        series[product_id][(day - start).days] = float(qty)
+    return series
+
+
+def forecast_for(product: Product, location: Location) -> Forecast | None:
+    return Forecast.objects.filter(product=product, location=location).prefetch_related("days").first()
