@@ -17,6 +17,8 @@ from catalog.imports.reading import read_table
 from catalog.imports.report import plan_message
 from catalog.models import Category, Product, ProductBarcode, Supplier
 
+IMPORT_LOCK_KEY = 0x43415441  # "CATA": the advisory lock serializing catalog imports
+
 # Product fields an import may set, beside barcode.
 WRITABLE = ("name", "name_en", "category", "supplier", "purchase_price", "selling_price", "safety_stock", "unit")
 
@@ -59,6 +61,11 @@ def catalog_import_apply(
     meanwhile, raises ImportRefused and writes nothing. New categories and
     suppliers are created; product changes are recorded in history with `user`.
     """
+    if connection.vendor == "postgresql":
+        # One import at a time: two files creating the same new category or product
+        # would otherwise collide half-way through a long transaction.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
     progress("read", 0, 0)
     plan = build_plan(
         read_table(data), filename=filename, default_supplier=default_supplier, lock=True, progress=progress

@@ -47,7 +47,7 @@ def test_command_imports_with_supplier_and_user_and_prints_progress(tmp_path, dj
     path.write_bytes(csv_bytes([row(n, supplier="") for n in range(1, 2501)]))
     out, err = run(path, "--supplier", "可口可乐", "--user", "buyer")
     assert "New supplier: 可口可乐" in out and "2500 new, 0 updated, 0 unchanged." in out
-    assert "validate: 2000/2500" in err and "create: 2500/2500" in err
+    assert "checking: 2000/2500 rows" in err and "creating: 2500/2500 rows" in err
     product = Product.objects.get(barcode=code(7))
     assert product.supplier.name == "可口可乐" and product.history.get().history_user == buyer
     again, _err = run(path, "--supplier", "可口可乐")

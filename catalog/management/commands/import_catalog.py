@@ -3,10 +3,18 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog.imports.reading import UnreadableFile
 from catalog.imports.report import plan_message
 from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
+
+PHASES = {
+    "validate": gettext_lazy("checking"),
+    "compare": gettext_lazy("comparing with the catalog"),
+    "create": gettext_lazy("creating"),
+    "update": gettext_lazy("updating"),
+}
 
 
 def problem_args(problem) -> dict:
@@ -56,7 +64,8 @@ class Command(BaseCommand):
 
     def _progress(self, phase: str, done: int, total: int) -> None:
         if total:
-            self.stderr.write(f"{phase}: {done}/{total}")
+            label = PHASES.get(phase, phase)
+            self.stderr.write(_("%(phase)s: %(done)d/%(total)d rows") % {"phase": label, "done": done, "total": total})
 
     def _print_plan(self, plan, verbosity: int) -> None:
         for problem in plan.errors:
