@@ -1,6 +1,9 @@
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
 from catalog.models import Category, Product, ProductBarcode, Supplier
@@ -181,3 +184,34 @@ def test_jin_prices_are_stored_per_kilogram():
         Decimal("4.98"),
         Decimal("15.000"),
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_at_once_run_one_after_the_other():
+    first_is_writing = threading.Event()
+
+    def hold_the_first_open(phase: str, done: int, total: int) -> None:
+        if phase == "create" and not first_is_writing.is_set():
+            first_is_writing.set()
+            time.sleep(0.5)  # its new category exists, uncommitted, while the second starts
+
+    failures = []
+
+    def run(data: bytes, progress) -> None:
+        try:
+            apply(data, progress=progress)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=run, args=(csv_bytes([row(1, category="新类别")]), hold_the_first_open))
+    second = threading.Thread(target=run, args=(csv_bytes([row(2, category="新类别")]), lambda *args: None))
+    first.start()
+    assert first_is_writing.wait(10)
+    second.start()
+    first.join()
+    second.join()
+    assert failures == []
+    assert Category.objects.filter(name="新类别").count() == 1
+    assert Product.objects.filter(category__name="新类别").count() == 2
