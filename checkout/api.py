@@ -9,11 +9,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog import gtin
-from catalog.selectors import InactiveProduct, UnknownCode, product_lookup
+from catalog.selectors import Scan, UnknownCode, product_lookup
 from checkout.models import Register, Sale
 from checkout.openapi import openapi_document
 from checkout.pricing import CheckoutError, LineInput, PaymentInput
-from checkout.selectors import sale_by_number, sale_number_for_token
+from checkout.selectors import sale_by_number, sale_number_for_token, scans_for_codes
 from checkout.services import NoOpenShift, sale_complete
 from stock.selectors import on_hand_by_location
 from stock.services import InsufficientStock
@@ -125,16 +125,21 @@ def _list(body: dict, field: str) -> list:
     return value
 
 
-def _line(raw, i: int) -> LineInput:
+def _lines(raw_lines: list) -> list[LineInput]:
+    codes = []
+    for i, raw in enumerate(raw_lines):
+        code = _object(raw, f"lines[{i}]").get("code")
+        if not isinstance(code, str):
+            raise CheckoutError(_("lines[%(i)s].code must be a string.") % {"i": i}, field=f"lines[{i}].code")
+        codes.append(code)
+    scans = scans_for_codes(codes)
+    return [_line(raw, i, scan) for i, (raw, scan) in enumerate(zip(raw_lines, scans, strict=True))]
+
+
+def _line(raw: dict, i: int, scan: Scan | Exception) -> LineInput:
     field = f"lines[{i}]"
-    raw = _object(raw, field)
-    code = raw.get("code")
-    if not isinstance(code, str):
-        raise CheckoutError(_("%(field)s.code must be a string.") % {"field": field}, field=f"{field}.code")
-    try:
-        scan = product_lookup(code)
-    except (gtin.InvalidCode, UnknownCode, InactiveProduct) as exc:
-        raise CheckoutError(str(exc), field=f"{field}.code") from None
+    if isinstance(scan, Exception):
+        raise CheckoutError(str(scan), field=f"{field}.code")
     times = _decimal(raw.get("quantity", "1"), f"{field}.quantity")
     amount = money(scan.amount * times) if scan.amount is not None else None
     return LineInput(product=scan.product, quantity=scan.quantity * times, amount=amount, code=scan.code)
@@ -183,7 +188,7 @@ def sale_create(request: HttpRequest) -> JsonResponse:
         result = sale_complete(
             client_token=token,
             register=_register(body),
-            lines=[_line(raw, i) for i, raw in enumerate(_list(body, "lines"))],
+            lines=_lines(_list(body, "lines")),
             payments=[_payment(raw, i) for i, raw in enumerate(_list(body, "payments"))],
             user=request.user,
         )

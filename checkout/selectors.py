@@ -1,14 +1,29 @@
 """Reads shared by the till, the receipt, the shift pages, the API and the benchmarks."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from checkout.models import Cart, CartLine, Payment, PaymentMethod, Refund, Register, ReturnLine, Sale, Shift
+from catalog import gtin
+from catalog.models import Product
+from catalog.selectors import InactiveProduct, Scan, UnknownCode, product_lookup
+from checkout.models import (
+    Cart,
+    CartLine,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Register,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    Shift,
+)
 from checkout.pricing import LineInput, PricedLine, Totals, price_lines
 from stock.models import Location, StockLevel
 
@@ -59,11 +74,27 @@ def cart_inputs(lines: Iterable[CartLine]) -> list[LineInput]:
     return [LineInput(product=ln.product, quantity=ln.quantity, amount=ln.amount, code=ln.code) for ln in lines]
 
 
+def _line_on_hand(location_id: int) -> Coalesce:
+    total = (
+        StockLevel.objects.filter(product=OuterRef("product_id"), location_id=location_id)
+        .order_by()
+        .values("product")
+        .annotate(total=Sum("on_hand"))
+        .values("total")
+    )
+    return Coalesce(Subquery(total), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=3))
+
+
 def basket(cart: Cart) -> Basket:
     """The till's basket: priced lines, totals, and on-hand after this sale from the database of record."""
-    lines = cart_lines(cart)
+    # One query: the lines with their product and its on-hand at the register's location.
+    lines = list(
+        CartLine.objects.filter(cart=cart)
+        .select_related("product")
+        .annotate(on_hand=_line_on_hand(cart.register.location_id))
+        .order_by("pk")
+    )
     totals = price_lines(cart_inputs(lines))
-    available = stock_available((ln.product_id for ln in lines), cart.register.location)
     in_cart: dict[int, Decimal] = {}
     for ln in lines:
         in_cart[ln.product_id] = in_cart.get(ln.product_id, ZERO) + ln.quantity
@@ -71,7 +102,7 @@ def basket(cart: Cart) -> Basket:
         BasketLine(
             pk=ln.pk,
             priced=priced,
-            on_hand_after=available.get(ln.product_id, Available(ZERO, ZERO)).on_hand - in_cart[ln.product_id],
+            on_hand_after=ln.on_hand - in_cart[ln.product_id],
             label_priced=ln.amount is not None,
         )
         for ln, priced in zip(lines, totals.lines, strict=True)
@@ -101,10 +132,34 @@ def sale_number_for_token(token) -> str | None:
     return Sale.objects.filter(client_token=token).values_list("number", flat=True).first()
 
 
+def scans_for_codes(codes: Sequence[str]) -> list[Scan | Exception]:
+    """product_lookup for many codes, with the plain barcodes resolved in one query. Each entry is the Scan, or the
+    exception product_lookup raised for that code (InvalidCode, UnknownCode, InactiveProduct)."""
+    normalized = {}
+    for code in codes:
+        try:
+            normalized[code] = gtin.normalize(code)
+        except gtin.InvalidCode:
+            pass
+    plain = {n for n in normalized.values() if not gtin.is_variable_measure(n)}
+    found = {p.barcode: p for p in Product.objects.select_related("category").filter(barcode__in=plain, active=True)}
+    result: list[Scan | Exception] = []
+    for code in codes:
+        product = found.get(normalized.get(code))
+        if product is not None:
+            result.append(Scan(product=product, code=product.barcode, quantity=Decimal(1)))
+            continue
+        try:
+            result.append(product_lookup(code))
+        except (gtin.InvalidCode, UnknownCode, InactiveProduct) as exc:
+            result.append(exc)
+    return result
+
+
 def sale_by_number(number: str) -> Sale | None:
     return (
         Sale.objects.select_related("register", "cashier", "shift")
-        .prefetch_related("lines__product", "payments")
+        .prefetch_related(Prefetch("lines", queryset=SaleLine.objects.select_related("product")), "payments")
         .filter(number=number.strip())
         .first()
     )

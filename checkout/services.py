@@ -321,16 +321,20 @@ def _in_cart(cart: Cart, product_id: int, *, excluding: int | None = None) -> De
     return sum(lines.values_list("quantity", flat=True), ZERO)
 
 
-@transaction.atomic
 def cart_scan(*, cart: Cart, scan: Scan) -> CartLine:
     """Add a scanned item. The same product again adds to its line; a scale label with its own amount is a line of
-    its own. Raises InsufficientStock (nothing changes) if the cart would hold more than is on hand."""
-    _check_stock(cart, scan.product, _in_cart(cart, scan.product.pk) + scan.quantity)
+    its own. Raises InsufficientStock (nothing changes) if the cart would hold more than is on hand.
+
+    No transaction: the stock check here is advice for the cashier (the sale itself re-checks under lock), and a
+    register's cart is changed by one till at a time; each write is a single statement.
+    """
+    same_product = list(CartLine.objects.filter(cart=cart, product=scan.product).values("pk", "quantity", "amount"))
+    _check_stock(cart, scan.product, sum((ln["quantity"] for ln in same_product), ZERO) + scan.quantity)
     if scan.amount is None:
-        line = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True).first()
+        line = next((ln for ln in same_product if ln["amount"] is None), None)
         if line is not None:
-            CartLine.objects.filter(pk=line.pk).update(quantity=F("quantity") + scan.quantity)
-            return line
+            CartLine.objects.filter(pk=line["pk"]).update(quantity=F("quantity") + scan.quantity)
+            return CartLine(pk=line["pk"], cart=cart, product=scan.product, quantity=line["quantity"] + scan.quantity)
     return CartLine.objects.create(
         cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
     )

@@ -1,0 +1,198 @@
+"""Checkout benchmark: server time of a till scan (the HTMX basket fragment), of a 5-line sale, and of closing
+a shift of 5,000 sales with its Z-report, against the 2,000-product demo catalog on PostgreSQL.
+
+    createdb -h 127.0.0.1 -U postgres sm_bench_checkout
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sm_bench_checkout SECRET_KEY=x \\
+        .venv/bin/python bench/bench_checkout.py [--scans 2000] [--sales 500] [--shift-sales 5000] [--seed 3]
+
+The database is migrated and seeded with `seed_demo` (2,000 products, 180 days) if it has no products. Requests
+go through Django's full handler and middleware in this process (django.test.Client), so the figures are server
+time without the network. Targets (the baseline the ratios are against): scan median <= 15 ms and p99 <= 50 ms,
+5-line sale median <= 40 ms, closing a 5,000-sale shift with its Z-report < 5 s.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supermarket.settings")
+# One JSON log line per request would flood the terminal; the logging itself is not what is measured here.
+os.environ.setdefault("REQUEST_LOG_LEVEL", "WARNING")
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from catalog.demo import seed_demo  # noqa: E402
+from catalog.models import Product  # noqa: E402
+from checkout.models import Register, Shift  # noqa: E402
+from checkout.pricing import LineInput, PaymentInput  # noqa: E402
+from checkout.services import api_token_for, sale_complete, shift_close, shift_open  # noqa: E402
+from stock.models import Location, MovementKind  # noqa: E402
+from stock.services import Move, stock_move_batch  # noqa: E402
+
+TARGETS = {"scan median": 15.0, "scan p99": 50.0, "sale median": 40.0, "shift close + Z-report": 5000.0}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def prepare(seed: int) -> tuple[Register, list[Product], object]:
+    call_command("migrate", verbosity=0, skip_checks=True)
+    if not Product.objects.exists():
+        started = time.perf_counter()
+        seed_demo(products=2000, days=180, seed=1)
+        print(f"seeded the demo catalog in {time.perf_counter() - started:.1f} s")
+    user, _ = get_user_model().objects.get_or_create(username="bench-cashier")
+    floor = Location.default()
+    register, _ = Register.objects.get_or_create(code="B01", defaults={"name": "Bench", "location": floor})
+    for open_shift in Shift.objects.filter(register=register, closed_at__isnull=True):
+        shift_close(shift=open_shift, counted_cash=Decimal(0), user=user)
+    products = list(Product.objects.filter(active=True, unit="each").order_by("pk"))
+    random.Random(seed).shuffle(products)
+    products = products[:400]
+    # Enough stock that no benchmark sale is refused; a receipt like any delivery, through the stock service.
+    stock_move_batch(moves=[Move(p, floor, Decimal(100_000)) for p in products], kind=MovementKind.RECEIPT)
+    return register, products, user
+
+
+def till_client(user, register: Register) -> Client:
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    client.post("/checkout/register/", {"register": register.pk})
+    return client
+
+
+def bench_scans(client: Client, products: list[Product], n: int, rng: random.Random) -> tuple[list[float], int]:
+    timings, queries = [], 0
+    for i in range(n + 50):
+        if i % 20 == 0:
+            client.post("/checkout/cancel/", HTTP_HX_REQUEST="true")  # a new basket every 20 scans, not timed
+        code = rng.choice(products).barcode
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.post("/checkout/scan/", {"code": code}, HTTP_HX_REQUEST="true")
+            elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, response.content[:300]
+        if i >= 50:  # the first 50 warm up connections and caches
+            timings.append(elapsed)
+            queries = max(queries, len(captured))
+    client.post("/checkout/cancel/", HTTP_HX_REQUEST="true")
+    return timings, queries
+
+
+def sale_body(register: Register, products: list[Product], rng: random.Random) -> dict:
+    lines = [{"code": p.barcode, "quantity": str(rng.randint(1, 3))} for p in rng.sample(products, 5)]
+    by_code = {p.barcode: p for p in products}
+    total = sum(by_code[line["code"]].selling_price * Decimal(line["quantity"]) for line in lines)
+    return {
+        "client_token": str(uuid.uuid4()),
+        "register": register.code,
+        "lines": lines,
+        "payments": [{"method": "cash", "amount": str(total + Decimal("0.50"))}],
+    }
+
+
+def bench_sales(user, register: Register, products: list[Product], n: int, rng: random.Random):
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {api_token_for(user).key}")
+    timings, queries = [], 0
+    for i in range(n + 20):
+        body = json.dumps(sale_body(register, products, rng))
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.post("/api/sales", data=body, content_type="application/json")
+            elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 201, response.content[:300]
+        if i >= 20:
+            timings.append(elapsed)
+            queries = max(queries, len(captured))
+    return timings, queries
+
+
+def fill_shift(user, register: Register, products: list[Product], shift: Shift, target: int, rng: random.Random):
+    """Complete sales through the service until the shift holds `target` sales; returns the service timings."""
+    timings = []
+    while (missing := target - Shift.objects.get(pk=shift.pk).sales.count()) > 0:
+        for _ in range(min(missing, 500)):
+            items = rng.sample(products, 5)
+            lines = [LineInput(product=p, quantity=Decimal(rng.randint(1, 3))) for p in items]
+            total = sum(line.product.selling_price * line.quantity for line in lines)
+            method = rng.choice(["cash", "card", "wechat", "alipay"])
+            amount = total + (Decimal(5) if method == "cash" else 0)
+            started = time.perf_counter()
+            sale_complete(
+                client_token=uuid.uuid4(),
+                register=register,
+                lines=lines,
+                payments=[PaymentInput(method, amount, "" if method in ("cash", "card") else "REF")],
+                user=user,
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scans", type=int, default=2000)
+    parser.add_argument("--sales", type=int, default=500)
+    parser.add_argument("--shift-sales", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    register, products, user = prepare(args.seed)
+    shift = shift_open(register=register, opening_float=Decimal("500"), user=user)
+    print(f"catalog: {Product.objects.count()} products; machine: {os.cpu_count()} cores; {connection.vendor}")
+
+    scans, scan_queries = bench_scans(till_client(user, register), products, args.scans, rng)
+    sales, sale_queries = bench_sales(user, register, products, args.sales, rng)
+    started = time.perf_counter()
+    service = fill_shift(user, register, products, shift, args.shift_sales, rng)
+    fill_seconds = time.perf_counter() - started
+
+    client = till_client(user, register)
+    started = time.perf_counter()
+    response = client.post("/checkout/shift/close/", {"counted_cash": "1000.00"})
+    report = client.get(response.url)
+    close_ms = (time.perf_counter() - started) * 1000
+    assert report.status_code == 200 and b"expected-cash" in report.content
+    sale_count = Shift.objects.get(pk=shift.pk).sales.count()
+
+    rows = [
+        ("scan median", statistics.median(scans)),
+        ("scan p99", percentile(scans, 99)),
+        ("sale median", statistics.median(sales)),
+        ("shift close + Z-report", close_ms),
+    ]
+    print(f"\n{'figure':28} {'ms':>9} {'target':>8} {'ratio':>6}")
+    for name, value in rows:
+        print(f"{name:28} {value:9.1f} {TARGETS[name]:8.0f} {value / TARGETS[name]:6.2f}")
+    print(f"\nscans: {len(scans)}, p90 {percentile(scans, 90):.1f} ms, max queries per scan {scan_queries}")
+    print(
+        f"5-line API sales: {len(sales)}, p99 {percentile(sales, 99):.1f} ms, max queries per sale {sale_queries}"
+    )
+    if service:
+        print(
+            f"service sale_complete (5 lines, one at a time): {len(service)} sales, median "
+            f"{statistics.median(service):.1f} ms, p99 {percentile(service, 99):.1f} ms, "
+            f"{len(service) / fill_seconds:.0f} sales/s sequential"
+        )
+    print(f"shift closed with {sale_count} sales: close and Z-report page in {close_ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
