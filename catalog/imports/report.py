@@ -6,6 +6,7 @@ import io
 from django.utils.translation import gettext as _
 
 from catalog.imports.plan import Plan
+from catalog.resources import spreadsheet_safe
 
 SHOWN_CHANGES = 500  # rows listed on the preview page; the counts cover all of them
 SHOWN_PROBLEMS = 200
@@ -78,5 +79,6 @@ def error_file(plan: Plan) -> str:
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([_("row"), _("column"), _("value"), _("reason")])
-    writer.writerows(_problems(plan.errors))
+    # The values come from the supplier's file: one could be a formula.
+    writer.writerows([spreadsheet_safe(cell) for cell in problem] for problem in _problems(plan.errors))
     return out.getvalue()

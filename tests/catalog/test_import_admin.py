@@ -75,6 +75,13 @@ def test_file_with_errors_shows_them_offers_the_error_file_and_cannot_be_confirm
     assert Product.objects.count() == 0
 
 
+def test_error_file_neutralizes_formulas_from_the_supplier_file(staff_client):
+    page = upload(staff_client, csv_bytes([row(1, price="=1+2")]))
+    errors = staff_client.get(reverse("admin:catalog_product_import_errors", args=[page.context["upload"]["id"]]))
+    [_header, line] = list(csv.reader(io.StringIO(errors.content.decode("utf-8-sig"))))
+    assert line[:3] == ["2", "售价", "'=1+2"]
+
+
 def test_unchanged_file_says_so_and_offers_no_confirmation(staff_client):
     data = csv_bytes([row(1)])
     confirm(staff_client, upload(staff_client, data).context["upload"]["id"])
