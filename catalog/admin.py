@@ -38,15 +38,8 @@ class ProductBarcodeInline(admin.TabularInline):
     extra = 0
 
 
-class SpreadsheetExportMixin(ImportExportMixin):
-    """Export of the filtered list to CSV (with BOM, for Excel's Chinese) and XLSX."""
-
-    formats = [CSV, XLSX]
-    to_encoding = "utf-8-sig"
-
-
 @admin.register(Product)
-class ProductAdmin(SpreadsheetExportMixin, SimpleHistoryAdmin):
+class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
     list_display = [
         "barcode",
         "name",
@@ -65,7 +58,10 @@ class ProductAdmin(SpreadsheetExportMixin, SimpleHistoryAdmin):
     inlines = [ProductBarcodeInline]
     list_per_page = 50
     history_list_display = ["selling_price", "purchase_price"]
+    # Export of the filtered list to CSV (with BOM, so that Excel reads the Chinese) and XLSX.
     resource_classes = [ProductResource]
+    formats = [CSV, XLSX]
+    to_encoding = "utf-8-sig"
     import_page_template = "admin/catalog/product/import.html"
 
     def get_queryset(self, request):
