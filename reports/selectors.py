@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Category, Product
-from reports.models import Forecast, ForecastDay, SalesDaily
+from reports.models import Forecast, ForecastDay, SalesCategoryDaily, SalesDaily
 from stock.models import Location, StockLevel
 from supermarket.money import money
 
@@ -62,30 +62,29 @@ def _margin(row) -> None:
     row.margin_percent = _share(row.margin, row.amount) if row.amount else None
 
 
-def _sales(start: date, end: date, location: Location | None):
+def _sales(start: date, end: date, location: Location | None, model=SalesDaily):
     if end < start:
         raise ValueError(_("The end date is before the start date."))
-    rows = SalesDaily.objects.filter(day__range=(start, end))
+    rows = model.objects.filter(day__range=(start, end))
     return rows.filter(location=location) if location else rows
 
 
 def sales_by_category(*, start: date, end: date, location: Location | None = None) -> Table:
-    """Net sales per category (returns already subtracted in the rollup): quantity, amount, shares, gross margin.
+    """Net sales per category from the category rollup (returns already subtracted): quantity, amount, shares, gross margin.
 
     Gross margin is net amount minus the purchase cost recorded with each sale.
     """
     totals = (
-        _sales(start, end, location)
-        .values("product__category_id")
+        _sales(start, end, location, SalesCategoryDaily)
+        .values("category_id")
         .annotate(quantity=Sum("quantity"), amount=Sum("amount"), cost=Sum("cost"))
         .order_by()
     )
     names = dict(Category.objects.values_list("pk", "name"))
     rows = [
-        CategorySales(
-            t["product__category_id"], names[t["product__category_id"]], t["quantity"], t["amount"], t["cost"]
-        )
+        CategorySales(t["category_id"], names[t["category_id"]], t["quantity"], t["amount"], t["cost"])
         for t in totals
+        if t["quantity"] or t["amount"]  # a category whose sales were all returned is not a row
     ]
     total = CategorySales(
         0,
@@ -301,20 +300,10 @@ def stock_valuation(*, location: Location | None = None) -> Table:
     value = ExpressionWrapper(F("on_hand") * F("product__purchase_price"), output_field=DecimalField())
     totals = (
         levels.values("product__category__name")
-        .annotate(on_hand=Sum("on_hand"), stock_value=Coalesce(Sum(value), ZERO))
+        .annotate(units=Sum("on_hand"), value=Coalesce(Sum(value), ZERO), products=Count("product_id", distinct=True))
         .order_by()
     )
-    products = dict(
-        levels.values("product__category__name")
-        .annotate(n=Count("product_id", distinct=True))
-        .values_list("product__category__name", "n")
-    )
-    rows = [
-        CategoryValue(
-            t["product__category__name"], products[t["product__category__name"]], t["on_hand"], money(t["stock_value"])
-        )
-        for t in totals
-    ]
+    rows = [CategoryValue(t["product__category__name"], t["products"], t["units"], money(t["value"])) for t in totals]
     total = CategoryValue(
         str(_("Total")),
         sum(r.products for r in rows),

@@ -20,4 +20,5 @@ urlpatterns = [
     path("checkout/", include("checkout.urls")),
     path("api/", include("catalog.urls")),
     path("stock/", include("stock.urls")),
+    path("reports/", include("reports.urls")),
 ]

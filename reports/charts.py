@@ -1,0 +1,66 @@
+"""Server-side charts: matplotlib to inline SVG, drawn beside the table that holds the same numbers.
+
+Text stays text in the SVG (svg.fonttype "none"), so the browser renders
+Chinese labels with its own fonts and the chart stays small.
+"""
+
+import io
+from collections.abc import Sequence
+from datetime import date
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+GREEN, GREY, ORANGE = "#1d4f3a", "#9aa5a0", "#d9822b"
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype to inline it in HTML
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str) -> str:
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(6, 0.3 * len(labels) + 1))
+        axes.barh(list(labels)[::-1], list(values)[::-1], color=GREEN)
+        axes.set_title(title)
+        return _svg(figure)
+
+
+def line_chart(days: Sequence[date], series: dict[str, Sequence[float]], *, title: str) -> str:
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(7, 3))
+        for (label, values), color in zip(series.items(), (GREEN, GREY, ORANGE), strict=False):
+            axes.plot(list(days), list(values), label=label, color=color, linewidth=1.5)
+        axes.set_title(title)
+        axes.legend(frameon=False)
+        figure.autofmt_xdate()
+        return _svg(figure)
+
+
+def forecast_chart(
+    history_days: Sequence[date],
+    history: Sequence[float],
+    days: Sequence[date],
+    mean: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    *,
+    labels: tuple[str, str, str],
+) -> str:
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(7, 3))
+        axes.plot(list(history_days), list(history), color=GREY, linewidth=1, label=labels[0])
+        axes.plot(list(days), list(mean), color=GREEN, linewidth=2, label=labels[1])
+        axes.fill_between(list(days), list(lower), list(upper), color=GREEN, alpha=0.2, label=labels[2])
+        axes.legend(frameon=False)
+        figure.autofmt_xdate()
+        return _svg(figure)
