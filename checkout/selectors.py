@@ -110,13 +110,18 @@ def basket(cart: Cart) -> Basket:
     return Basket(cart=cart, lines=rows, totals=totals)
 
 
-def held_carts(register: Register) -> list[dict]:
-    return list(
-        Cart.objects.filter(register=register, status=Cart.Status.HELD)
+def till_carts(register: Register) -> tuple[Cart | None, list[Cart]]:
+    """The register's open cart and its held carts (with line_count), in one query."""
+    carts = list(
+        Cart.objects.filter(register=register)
+        .select_related("cashier")
         .annotate(line_count=Count("lines"))
-        .order_by("held_at")
-        .values("pk", "held_at", "line_count", "cashier__username")
+        .order_by("held_at", "pk")
     )
+    for cart in carts:
+        cart.register = register  # the caller's instance, with its location: no query per cart
+    open_cart = next((c for c in carts if c.status == Cart.Status.OPEN), None)
+    return open_cart, [c for c in carts if c.status == Cart.Status.HELD]
 
 
 def open_shift(register: Register) -> Shift | None:

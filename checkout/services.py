@@ -27,7 +27,7 @@ from checkout.models import (
     Shift,
 )
 from checkout.pricing import CheckoutError, LineInput, PaymentInput, check_quantity, price_lines, tender
-from checkout.selectors import cart_inputs, cart_lines, returned_so_far, shift_report, stock_available
+from checkout.selectors import Basket, basket, cart_inputs, cart_lines, returned_so_far, shift_report, stock_available
 from reports.services import SoldLine, sales_daily_add
 from stock.models import MovementKind
 from stock.services import InsufficientStock, Move, stock_move_batch
@@ -290,17 +290,16 @@ def shift_close(*, shift: Shift, counted_cash: Decimal, user) -> Shift:
 # The till's cart ------------------------------------------------------------------------
 
 
-def cart_current(*, register: Register, user) -> Cart:
-    """The register's open cart, started if there is none (the partial unique index settles two tabs racing)."""
-    cart = Cart.objects.filter(register=register, status=Cart.Status.OPEN).select_related("register__location").first()
-    if cart is not None:
-        return cart
+def cart_start(*, register: Register, user) -> Cart:
+    """Start the register's open cart, or return the one another tab started a moment ago (the partial unique
+    index settles the race)."""
     try:
         with transaction.atomic():
             cart = Cart.objects.create(register=register, cashier=user)
     except IntegrityError:
         cart = Cart.objects.get(register=register, status=Cart.Status.OPEN)
-    return Cart.objects.select_related("register__location").get(pk=cart.pk)
+    cart.register = register
+    return cart
 
 
 def _check_stock(cart: Cart, product, wanted: Decimal) -> None:
@@ -321,23 +320,38 @@ def _in_cart(cart: Cart, product_id: int, *, excluding: int | None = None) -> De
     return sum(lines.values_list("quantity", flat=True), ZERO)
 
 
-def cart_scan(*, cart: Cart, scan: Scan) -> CartLine:
-    """Add a scanned item. The same product again adds to its line; a scale label with its own amount is a line of
-    its own. Raises InsufficientStock (nothing changes) if the cart would hold more than is on hand.
+def cart_scan(*, cart: Cart, scan: Scan) -> tuple[Basket, int]:
+    """Add a scanned item and return the basket after it with the id of the line that changed. The same product
+    again adds to its line; a scale label with its own amount is a line of its own.
 
-    No transaction: the stock check here is advice for the cashier (the sale itself re-checks under lock), and a
-    register's cart is changed by one till at a time; each write is a single statement.
+    Raises InsufficientStock if the cart would then hold more than is on hand; the change is taken back first, so
+    nothing changes. Written optimistically without a transaction (add, read the basket with on-hand, take back if
+    over) because that is two round trips for the common case; the sale itself re-checks stock under lock.
     """
-    same_product = list(CartLine.objects.filter(cart=cart, product=scan.product).values("pk", "quantity", "amount"))
-    _check_stock(cart, scan.product, sum((ln["quantity"] for ln in same_product), ZERO) + scan.quantity)
+    line_id = None
     if scan.amount is None:
-        line = next((ln for ln in same_product if ln["amount"] is None), None)
-        if line is not None:
-            CartLine.objects.filter(pk=line["pk"]).update(quantity=F("quantity") + scan.quantity)
-            return CartLine(pk=line["pk"], cart=cart, product=scan.product, quantity=line["quantity"] + scan.quantity)
-    return CartLine.objects.create(
-        cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
-    )
+        same = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True)
+        if same.update(quantity=F("quantity") + scan.quantity):
+            line_id = same.values_list("pk", flat=True).first()
+    if line_id is None:
+        line_id = CartLine.objects.create(
+            cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
+        ).pk
+    after = basket(cart)
+    line = next(ln for ln in after.lines if ln.pk == line_id)
+    if line.on_hand_after < 0 and not settings.STOCK_ALLOW_NEGATIVE_SALES:
+        if line.priced.quantity == scan.quantity:
+            CartLine.objects.filter(pk=line_id).delete()
+        else:
+            CartLine.objects.filter(pk=line_id).update(quantity=F("quantity") - scan.quantity)
+        in_cart = sum((ln.priced.quantity for ln in after.lines if ln.priced.product.pk == scan.product.pk), ZERO)
+        raise InsufficientStock(
+            product=scan.product,
+            location=cart.register.location,
+            available=line.on_hand_after + in_cart,
+            requested=in_cart,
+        )
+    return after, line_id
 
 
 def _cart_line(cart: Cart, line_id: int) -> CartLine:

@@ -30,13 +30,14 @@ from checkout.forms import (
 from checkout.models import Cart, Register, Shift
 from checkout.pricing import CheckoutError
 from checkout.selectors import (
+    Basket,
     basket,
-    held_carts,
     open_shift,
     returned_so_far,
     sale_by_number,
     sale_number_for_token,
     shift_report,
+    till_carts,
 )
 from stock.services import ExpiredStock, InsufficientStock
 
@@ -70,10 +71,17 @@ def till_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+def _carts(request: HttpRequest) -> tuple[Cart, list[Cart]]:
+    """The register's open cart (started if there is none) and its held carts."""
+    cart, held = till_carts(request.register)
+    return cart or services.cart_start(register=request.register, user=request.user), held
+
+
 def _basket_response(
     request: HttpRequest,
     *,
-    cart: Cart | None = None,
+    carts: tuple[Cart, list[Cart]] | None = None,
+    shown: Basket | None = None,
     message: str = "",
     state: str = "ok",
     results=None,
@@ -83,10 +91,10 @@ def _basket_response(
 ) -> HttpResponse:
     if not request.htmx:
         return redirect("checkout:till")
-    cart = cart or services.cart_current(register=request.register, user=request.user)
+    cart, held = carts or _carts(request)
     context = {
-        "basket": basket(cart),
-        "held": held_carts(request.register),
+        "basket": shown or basket(cart),
+        "held": held,
         "message": message,
         "state": state,
         "results": results,
@@ -102,8 +110,8 @@ def till(request: HttpRequest) -> HttpResponse:
     shift = open_shift(register)
     if shift is None:
         return render(request, "checkout/shift_open.html", {"register": register, "form": ShiftOpenForm()})
-    cart = services.cart_current(register=register, user=request.user)
-    context = {"register": register, "shift": shift, "basket": basket(cart), "held": held_carts(register)}
+    cart, held = _carts(request)
+    context = {"register": register, "shift": shift, "basket": basket(cart), "held": held}
     return render(request, "checkout/till.html", context)
 
 
@@ -131,12 +139,12 @@ def _scan_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _add(request: HttpRequest, scan: Scan) -> HttpResponse:
-    cart = services.cart_current(register=request.register, user=request.user)
+    carts = _carts(request)
     try:
-        line = services.cart_scan(cart=cart, scan=scan)
+        shown, line_id = services.cart_scan(cart=carts[0], scan=scan)
     except InsufficientStock as exc:
-        return _scan_error(request, exc)
-    return _basket_response(request, cart=cart, message=scan.product.name, current=line.pk)
+        return _basket_response(request, carts=carts, message=str(exc), state="error", status=422)
+    return _basket_response(request, carts=carts, shown=shown, message=scan.product.name, current=line_id)
 
 
 @require_POST
@@ -174,7 +182,7 @@ def add_product(request: HttpRequest) -> HttpResponse:
 
 
 def _cart_action(request: HttpRequest, action: Callable[[Cart], object]) -> HttpResponse:
-    cart = services.cart_current(register=request.register, user=request.user)
+    cart, _held = _carts(request)
     try:
         action(cart)
     except (CheckoutError, InsufficientStock) as exc:
@@ -241,7 +249,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     form = PayForm(request.POST, request=request, permission="checkout.override_expired")
     if not form.is_valid():
         return _basket_response(request, pay_form=form, state="error", status=422)
-    cart = services.cart_current(register=request.register, user=request.user)
+    cart, _held = _carts(request)
     manager = form.cleaned_data["manager"] if form.cleaned_data.get("manager_username") else None
     try:
         result = services.cart_checkout(cart=cart, payments=form.payments(), user=request.user, approved_by=manager)
