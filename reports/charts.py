@@ -15,7 +15,16 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+# Chinese glyphs come from whichever CJK font is installed (matplotlib falls back per glyph);
+# the browser draws the text itself anyway, this only sizes the labels right.
+CJK_FONTS = ["DejaVu Sans", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback"]
+STYLE = {
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "font.sans-serif": CJK_FONTS,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 GREEN, GREY, ORANGE = "#1d4f3a", "#9aa5a0", "#d9822b"
 
 
