@@ -17,6 +17,7 @@ from simple_history.utils import bulk_create_with_history
 
 from catalog import gtin
 from catalog.models import Category, Product, ProductBarcode, Supplier, Unit
+from checkout.models import Register
 from reports.models import SalesDaily
 from stock.models import Location, MovementKind
 from stock.services import Move, stock_move_batch
@@ -305,6 +306,12 @@ def _users() -> dict[str, str]:
     return passwords
 
 
+def _registers(floor: Location) -> None:
+    """Two tills on the store floor (the online register comes with the checkout migrations)."""
+    for code, name in (("T01", "收银台 1 Till 1"), ("T02", "收银台 2 Till 2")):
+        Register.objects.get_or_create(code=code, defaults={"name": name, "location": floor})
+
+
 @transaction.atomic
 def seed_demo(*, products: int = 2000, days: int = 180, seed: int = 1, today: date | None = None) -> DemoResult:
     """Create the demo store. Deterministic for a given seed; expects an empty catalog."""
@@ -419,4 +426,5 @@ def seed_demo(*, products: int = 2000, days: int = 180, seed: int = 1, today: da
     stock_move_batch(
         moves=[Move(p, floor, -q) for p, q in last_day_sales if q > 0], kind=MovementKind.SALE, reference="DEMO"
     )
+    _registers(floor)
     return DemoResult(len(catalog), len(categories), len(suppliers), len(rows), _users())
