@@ -12,16 +12,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib import font_manager  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 # Chinese glyphs come from whichever CJK font is installed (matplotlib falls back per glyph);
 # the browser draws the text itself anyway, this only sizes the labels right.
-CJK_FONTS = ["DejaVu Sans", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback"]
+INSTALLED = {f.name for f in font_manager.fontManager.ttflist}
+CJK_FONTS = ["DejaVu Sans"] + [
+    name for name in ("Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback") if name in INSTALLED
+]
 STYLE = {
     "svg.fonttype": "none",
     "font.size": 9,
-    "font.sans-serif": CJK_FONTS,
+    "font.family": CJK_FONTS,
     "axes.spines.top": False,
     "axes.spines.right": False,
 }

@@ -355,3 +355,31 @@ def daily_demand(*, product_ids, location_id: int, end: date, days: int):
 
 def forecast_for(product: Product, location: Location) -> Forecast | None:
     return Forecast.objects.filter(product=product, location=location).prefetch_related("days").first()
+
+
+@dataclass
+class BacktestRow:
+    product_id: int
+    barcode: str
+    product: str
+    method: str
+    mase: float
+    naive_mase: float
+
+
+def forecast_backtest(
+    *, location: Location, end: date, products: list[Product], holdout: int = 28, history: int = 365
+) -> list[BacktestRow]:
+    """Backtest of each product's forecast over the last `holdout` days to `end` (reports.forecasting.backtest_series);
+    products whose training part has no weekly variation to scale by are left out."""
+    from reports import forecasting
+
+    series = daily_demand(product_ids=[p.pk for p in products], location_id=location.pk, end=end, days=history)
+    rows = []
+    for product in products:
+        result = forecasting.backtest_series(series[product.pk], end=end, holdout=holdout)
+        if result is not None:
+            rows.append(
+                BacktestRow(product.pk, product.barcode, product.name, result.method, result.mase, result.naive_mase)
+            )
+    return rows
