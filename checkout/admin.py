@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
-from checkout.models import ApiToken, Payment, Refund, Register, Return, ReturnLine, Sale, SaleLine, Shift
+from checkout.models import ApiToken, Payment, Promotion, Refund, Register, Return, ReturnLine, Sale, SaleLine, Shift
 
 
 @admin.register(Register)
@@ -8,75 +11,120 @@ class RegisterAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "location", "online", "active"]
 
 
-@admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
-    list_display = ["register", "opened_at", "opened_by", "opening_float", "closed_at", "expected_cash", "counted_cash"]
-    list_filter = ["register"]
-    # Shifts are opened and closed at the till (checkout.services), never edited here.
-    readonly_fields = [f.name for f in Shift._meta.fields]
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DocumentAdmin(admin.ModelAdmin):
+    """Shifts, sales and returns are written by checkout.services only; here they are looked at, never changed."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
 
-class SaleLineInline(admin.TabularInline):
+
+@admin.register(Shift)
+class ShiftAdmin(DocumentAdmin):
+    list_display = ["register", "opened_at", "opened_by", "opening_float", "closed_at", "expected_cash", "counted_cash"]
+    list_filter = ["register"]
+
+
+class SaleLineInline(ReadOnlyInline):
     model = SaleLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["position", "product", "code", "quantity", "unit_price", "amount", "tax", "cost"]
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(ReadOnlyInline):
     model = Payment
-    extra = 0
-    can_delete = False
     readonly_fields = ["method", "amount", "reference"]
 
 
 @admin.register(Sale)
-class SaleAdmin(admin.ModelAdmin):
+class SaleAdmin(DocumentAdmin):
     list_display = ["number", "created_at", "register", "cashier", "total", "change"]
     list_filter = ["register"]
     search_fields = ["number", "client_token"]
     date_hierarchy = "created_at"
     inlines = [SaleLineInline, PaymentInline]
-    readonly_fields = [f.name for f in Sale._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
-class ReturnLineInline(admin.TabularInline):
+class ReturnLineInline(ReadOnlyInline):
     model = ReturnLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["sale_line", "quantity", "amount"]
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
-    extra = 0
-    can_delete = False
     readonly_fields = ["method", "amount", "reference"]
 
 
 @admin.register(Return)
-class ReturnAdmin(admin.ModelAdmin):
+class ReturnAdmin(DocumentAdmin):
     list_display = ["pk", "sale", "created_at", "user", "approved_by", "total"]
     inlines = [ReturnLineInline, RefundInline]
-    readonly_fields = [f.name for f in Return._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["user", "created_at"]
     readonly_fields = ["key", "created_at"]
+
+
+class PromotionForm(forms.ModelForm):
+    class Meta:
+        model = Promotion
+        fields = [
+            "name",
+            "kind",
+            "active",
+            "starts_at",
+            "ends_at",
+            "value",
+            "buy_quantity",
+            "free_quantity",
+            "threshold",
+            "stackable",
+            "scope",
+            "products",
+            "categories",
+            "limit_per_sale",
+            "quantity_limit",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        scope = data.get("scope")
+        if scope == Promotion.Scope.PRODUCTS and not data.get("products"):
+            self.add_error("products", _("Choose at least one product, or apply the promotion to the whole store."))
+        if scope == Promotion.Scope.CATEGORIES and not data.get("categories"):
+            self.add_error("categories", _("Choose at least one category, or apply the promotion to the whole store."))
+        return data
+
+
+@admin.register(Promotion)
+class PromotionAdmin(SimpleHistoryAdmin):
+    """Buyers and managers (checkout.*_promotion permissions) set up promotions; every change is in the history."""
+
+    list_display = ["name", "kind", "scope", "starts_at", "ends_at", "quantity_limit", "quantity_sold", "active"]
+    list_filter = ["active", "kind", "scope"]
+    search_fields = ["name"]
+    date_hierarchy = "starts_at"
+    form = PromotionForm
+    autocomplete_fields = ["products", "categories"]
+    readonly_fields = ["quantity_sold"]
+    history_list_display = ["kind", "value", "starts_at", "ends_at", "quantity_limit", "active"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "active", ("starts_at", "ends_at")]}),
+        (_("What it gives"), {"fields": ["value", ("buy_quantity", "free_quantity"), "threshold", "stackable"]}),
+        (_("What it applies to"), {"fields": ["scope", "products", "categories"]}),
+        (_("Limits"), {"fields": ["limit_per_sale", ("quantity_limit", "quantity_sold")]}),
+    ]

@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog import gtin
-from catalog.selectors import Scan, UnknownCode, product_lookup
+from catalog.cache import product_lookup_cached
+from catalog.selectors import Scan, UnknownCode
 from checkout.models import Register, Sale
 from checkout.openapi import openapi_document
 from checkout.pricing import CheckoutError, LineInput, PaymentInput
@@ -32,7 +33,7 @@ def _error(message: str, status: int, field: str = "") -> JsonResponse:
 @api_auth
 def product_detail(request: HttpRequest, code: str) -> JsonResponse:
     try:
-        scan = product_lookup(code, include_inactive=True)
+        scan = product_lookup_cached(code, include_inactive=True)
     except gtin.InvalidCode as exc:
         return _error(str(exc), 400, "code")
     except UnknownCode as exc:

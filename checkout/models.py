@@ -3,9 +3,11 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from catalog.models import Product
 from stock.models import Location
@@ -129,6 +131,11 @@ class Sale(models.Model):
     def __str__(self):
         return self.number or str(self.client_token)
 
+    @property
+    def saving(self) -> Decimal:
+        """What promotions saved on this sale (from the lines, prefetched by the receipt)."""
+        return sum((line.saving for line in self.lines.all()), ZERO)
+
 
 class SaleLine(models.Model):
     sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.PROTECT, related_name="lines")
@@ -140,6 +147,9 @@ class SaleLine(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2)
     cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=4)
+    # What promotions took off the regular amount (quantity × unit_price), and their names as they were at the sale.
+    saving = models.DecimalField(_("saving"), max_digits=12, decimal_places=2, default=ZERO)
+    promotion = models.CharField(_("promotion"), max_length=210, blank=True)
 
     class Meta:
         verbose_name = _("sale line")
@@ -290,3 +300,138 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.user} token"
+
+
+class Promotion(models.Model):
+    """A pricing rule at the till. checkout.promotions applies it; docs/PROMOTIONS.md gives the precedence."""
+
+    class Kind(models.TextChoices):
+        PERCENT_OFF = "percent_off", _("percentage off")
+        FIXED_PRICE = "fixed_price", _("fixed price")
+        AMOUNT_OFF = "amount_off", _("amount off each")
+        MULTI_PRICE = "multi_price", _("N for a price (3 for ¥10)")
+        BUY_GET_FREE = "buy_get_free", _("buy N get M free")
+        BASKET = "basket", _("spend at least, get an amount off the basket")
+
+    class Scope(models.TextChoices):
+        STORE = "store", _("whole store")
+        CATEGORIES = "categories", _("categories (with their subcategories)")
+        PRODUCTS = "products", _("products")
+
+    name = models.CharField(_("name"), max_length=100, help_text=_("Shown on the till and the receipt."))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    scope = models.CharField(_("applies to"), max_length=10, choices=Scope.choices, default=Scope.PRODUCTS)
+    products = models.ManyToManyField(Product, verbose_name=_("products"), blank=True, related_name="+")
+    categories = models.ManyToManyField("catalog.Category", verbose_name=_("categories"), blank=True, related_name="+")
+    value = models.DecimalField(
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
+        help_text=_(
+            "Percent off; the fixed unit price; yuan off each unit; the price of N units; "
+            "yuan off the basket. Not used for buy N get M free."
+        ),
+        default=ZERO,
+    )
+    buy_quantity = models.PositiveSmallIntegerField(_("N (units bought)"), null=True, blank=True)
+    free_quantity = models.PositiveSmallIntegerField(_("M (units free)"), null=True, blank=True)
+    threshold = models.DecimalField(_("basket spend at least"), max_digits=10, decimal_places=2, null=True, blank=True)
+    stackable = models.BooleanField(
+        _("stacks with line promotions"),
+        default=False,
+        help_text=_("Basket discounts only: also count and discount lines that already have a promotion."),
+    )
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"), help_text=_("The promotion stops at this moment."))
+    limit_per_sale = models.DecimalField(
+        _("limit per sale"),
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("Units at the promotional price in one sale; more are at the regular price."),
+    )
+    quantity_limit = models.DecimalField(
+        _("promotional quantity"),
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("Units sold at the promotional price in all (uses, for a basket discount); empty for no limit."),
+    )
+    # Written only by checkout.promotions.promotion_claim (locked, F(), guarded); never by a form's save().
+    quantity_sold = models.DecimalField(_("promotional quantity sold"), max_digits=12, decimal_places=3, default=ZERO)
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(m2m_fields=[products, categories], excluded_fields=["quantity_sold"])
+
+    class Meta:
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
+        ordering = ["-starts_at", "pk"]
+        indexes = [models.Index(fields=["active", "ends_at"], name="promotion_live")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="promotion_window_order"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="promotion_value_not_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity_limit__isnull=True) | Q(quantity_sold__lte=F("quantity_limit")),
+                name="promotion_never_oversold",
+            ),
+            models.CheckConstraint(condition=Q(quantity_sold__gte=0), name="promotion_sold_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # A form holds quantity_sold as it was when opened; saving it back would undo the sales in between.
+        if self.pk is not None and not kwargs.get("update_fields") and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.name != "quantity_sold"
+            ]
+        super().save(*args, **kwargs)
+        transaction.on_commit(promotions_changed)
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        transaction.on_commit(promotions_changed)
+        return result
+
+    @property
+    def quantity_left(self) -> Decimal | None:
+        return None if self.quantity_limit is None else self.quantity_limit - self.quantity_sold
+
+    def clean(self):
+        errors = {}
+        kind, Kind = self.kind, self.Kind
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The promotion must end after it starts.")
+        if kind == Kind.PERCENT_OFF and not (0 < self.value < 100):
+            errors["value"] = _("A percentage off is more than 0 and less than 100.")
+        if kind in (Kind.FIXED_PRICE, Kind.AMOUNT_OFF, Kind.MULTI_PRICE, Kind.BASKET) and self.value <= 0:
+            errors["value"] = _("Enter the price or amount in yuan, more than zero.")
+        if kind == Kind.MULTI_PRICE and (self.buy_quantity or 0) < 2:
+            errors["buy_quantity"] = _("N for a price needs N of at least 2.")
+        if kind == Kind.BUY_GET_FREE:
+            if not self.buy_quantity:
+                errors["buy_quantity"] = _("Enter how many units are bought.")
+            if not self.free_quantity:
+                errors["free_quantity"] = _("Enter how many units are free.")
+        if kind == Kind.BASKET:
+            if self.threshold is None or self.threshold <= 0:
+                errors["threshold"] = _("Enter the basket spend that earns the discount.")
+            elif self.value >= self.threshold:
+                errors["value"] = _("The amount off must be less than the spend that earns it.")
+        elif self.stackable:
+            errors["stackable"] = _("Only basket discounts stack; line promotions never combine.")
+        for name in ("limit_per_sale", "quantity_limit"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                errors[name] = _("Leave it empty for no limit, or enter more than zero.")
+        if errors:
+            raise ValidationError(errors)
+
+
+def promotions_changed() -> None:
+    """Tell every process to reload the promotion rules (checkout.promotions keeps them per process)."""
+    from checkout.promotions import rules_changed  # promotions reads this module's models
+
+    rules_changed()

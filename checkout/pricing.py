@@ -5,7 +5,8 @@ promotions plug in here (a rule turns priced lines into discounted lines before 
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -23,6 +24,23 @@ class CheckoutError(ValueError):
     def __init__(self, message: str, *, field: str = ""):
         super().__init__(message)
         self.message, self.field = message, field
+
+
+class PromotionSoldOut(CheckoutError):
+    """A limited promotion had less left, when the sale was completed, than the sale was priced with."""
+
+    def __init__(self, short: Sequence[tuple[str, Decimal]]):
+        names = ", ".join(
+            _("%(name)s (%(left)s left)") % {"name": name, "left": max(left, ZERO).normalize()} for name, left in short
+        )
+        super().__init__(
+            _(
+                "A promotion ran out while this sale was being completed: %(names)s. "
+                "The prices are updated: check the total and take payment again."
+            )
+            % {"names": names},
+            field="lines",
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,14 @@ class PricedLine:
     amount: Decimal
     tax: Decimal
     cost: Decimal
+    # `amount` is after promotions; `saving` is what they took off (quantity × unit_price, or the label's amount).
+    saving: Decimal = ZERO
+    promotion: str = ""
+    note: str = ""  # why a promotion did not (fully) apply, e.g. its promotional quantity ran out
+
+    @property
+    def regular_amount(self) -> Decimal:
+        return self.amount + self.saving
 
 
 @dataclass(frozen=True)
@@ -52,6 +78,10 @@ class Totals:
     item_count: Decimal
     total: Decimal
     tax: Decimal
+    saving: Decimal = ZERO
+    notes: tuple[str, ...] = ()
+    # Promotional units per limited promotion (pk): sale_complete takes them with promotion_claim.
+    claims: dict[int, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,12 +111,26 @@ def check_quantity(product: Product, value: Decimal, *, field: str) -> Decimal:
     return value
 
 
-def price_lines(lines: Iterable[LineInput]) -> Totals:
-    """Price every line (shelf price × quantity, or the amount on a scale label), with tax included in the price."""
+def price_lines(lines: Iterable[LineInput], *, now: datetime | None = None) -> Totals:
+    """Price every line (shelf price × quantity, or the amount on a scale label), take off the promotions in force
+    at `now` (checkout.promotions, precedence in docs/PROMOTIONS.md), with tax included in the price."""
+    from checkout.promotions import PricingLine, discounts  # promotions raises this module's PromotionSoldOut
+
+    lines = list(lines)
+    regular = [
+        line.amount if line.amount is not None else money(line.product.selling_price * line.quantity) for line in lines
+    ]
+    off = discounts(
+        [
+            PricingLine(ln.product, ln.quantity, amount, ln.amount is not None)
+            for ln, amount in zip(lines, regular, strict=True)
+        ],
+        now=now,
+    )
     priced = []
-    for line in lines:
+    for i, line in enumerate(lines):
         product = line.product
-        amount = line.amount if line.amount is not None else money(product.selling_price * line.quantity)
+        amount = regular[i] - off.saving[i]
         priced.append(
             PricedLine(
                 product=product,
@@ -96,6 +140,9 @@ def price_lines(lines: Iterable[LineInput]) -> Totals:
                 amount=amount,
                 tax=tax_included(amount, product.tax_rate),
                 cost=(product.purchase_price * line.quantity).quantize(Decimal("0.0001")),
+                saving=off.saving[i],
+                promotion="; ".join(off.names[i]),
+                note=off.notes[i],
             )
         )
     # A weighed line is one item however many kilograms it holds.
@@ -105,6 +152,9 @@ def price_lines(lines: Iterable[LineInput]) -> Totals:
         item_count=item_count,
         total=sum((p.amount for p in priced), ZERO),
         tax=sum((p.tax for p in priced), ZERO),
+        saving=sum(off.saving, ZERO),
+        notes=tuple(off.basket_notes),
+        claims=off.claims,
     )
 
 

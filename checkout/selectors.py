@@ -128,6 +128,11 @@ def open_shift(register: Register) -> Shift | None:
     return Shift.objects.filter(register=register, closed_at__isnull=True).first()
 
 
+def last_sale_number(register: Register) -> str | None:
+    """For reprinting the receipt the customer just walked away without."""
+    return Sale.objects.filter(register=register).order_by("-pk").values_list("number", flat=True).first()
+
+
 def sale_number_for_token(token) -> str | None:
     """The number of the sale completed with this client token, if there is one (None for a malformed token)."""
     try:

@@ -27,6 +27,7 @@ from checkout.models import (
     Shift,
 )
 from checkout.pricing import CheckoutError, LineInput, PaymentInput, check_quantity, price_lines, tender
+from checkout.promotions import promotion_claim
 from checkout.selectors import Basket, basket, cart_inputs, cart_lines, returned_so_far, shift_report, stock_available
 from reports.services import SoldLine, sales_daily_add
 from stock.models import MovementKind
@@ -152,6 +153,8 @@ def _sale_write(client_token, register, totals, payments, paid, user, approved_b
         user=user,
         allow_expired=approved_by is not None,
     )
+    # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
+    promotion_claim(claims=totals.claims)
     SaleLine.objects.bulk_create(
         SaleLine(
             sale=sale,
@@ -163,6 +166,8 @@ def _sale_write(client_token, register, totals, payments, paid, user, approved_b
             amount=p.amount,
             tax=p.tax,
             cost=p.cost,
+            saving=p.saving,
+            promotion=p.promotion,
         )
         for i, p in enumerate(totals.lines, start=1)
     )

@@ -15,8 +15,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from catalog import gtin
+from catalog.cache import product_lookup_cached
 from catalog.models import Product
-from catalog.selectors import InactiveProduct, Scan, UnknownCode, product_lookup, product_search
+from catalog.selectors import InactiveProduct, Scan, UnknownCode, product_search
 from checkout import services
 from checkout.forms import (
     LineForm,
@@ -32,6 +33,7 @@ from checkout.pricing import CheckoutError
 from checkout.selectors import (
     Basket,
     basket,
+    last_sale_number,
     open_shift,
     returned_so_far,
     sale_by_number,
@@ -111,7 +113,13 @@ def till(request: HttpRequest) -> HttpResponse:
     if shift is None:
         return render(request, "checkout/shift_open.html", {"register": register, "form": ShiftOpenForm()})
     cart, held = _carts(request)
-    context = {"register": register, "shift": shift, "basket": basket(cart), "held": held}
+    context = {
+        "register": register,
+        "shift": shift,
+        "basket": basket(cart),
+        "held": held,
+        "last_sale": last_sale_number(register),
+    }
     return render(request, "checkout/till.html", context)
 
 
@@ -155,7 +163,7 @@ def scan(request: HttpRequest) -> HttpResponse:
         # A scanner's trailing Enter or a second Enter: nothing to add, and never a repeat of the last item.
         return _basket_response(request, state="idle")
     try:
-        return _add(request, product_lookup(code))
+        return _add(request, product_lookup_cached(code))
     except (UnknownCode, InactiveProduct) as exc:
         return _scan_error(request, exc)
     except gtin.InvalidCode as exc:

@@ -14,37 +14,28 @@ from stock.selectors import ledger_mismatches
 pytestmark = pytest.mark.django_db
 
 
+def give_back(sale, line, quantity, *, register, cashier, approved_by):
+    """Return `quantity` of one sale line for cash."""
+    return sale_return(
+        sale=sale,
+        quantities={line.pk: Decimal(quantity)},
+        refund_method="cash",
+        register=register,
+        user=cashier,
+        approved_by=approved_by,
+    )
+
+
 def test_partial_then_full_return_never_more_than_sold(register, shift, cashier, manager, stocked, floor, sell):
     milk, bread = stocked(2, on_hand=Decimal(10), selling_price=Decimal("3.33"))
     sale = sell(register, [(milk, 3), (bread, 1)])
     milk_line = sale.lines.get(product=milk)
 
-    first = sale_return(
-        sale=sale,
-        quantities={milk_line.pk: Decimal(1)},
-        refund_method="cash",
-        register=register,
-        user=cashier,
-        approved_by=manager,
-    )
+    first = give_back(sale, milk_line, 1, register=register, cashier=cashier, approved_by=manager)
     assert first.total == Decimal("3.33")
     with pytest.raises(CheckoutError, match="only 2 left to return, 3 asked"):
-        sale_return(
-            sale=sale,
-            quantities={milk_line.pk: Decimal(3)},
-            refund_method="cash",
-            register=register,
-            user=cashier,
-            approved_by=manager,
-        )
-    rest = sale_return(
-        sale=sale,
-        quantities={milk_line.pk: Decimal(2)},
-        refund_method="cash",
-        register=register,
-        user=cashier,
-        approved_by=manager,
-    )
+        give_back(sale, milk_line, 3, register=register, cashier=cashier, approved_by=manager)
+    rest = give_back(sale, milk_line, 2, register=register, cashier=cashier, approved_by=manager)
     # A line returned in full refunds exactly what it cost, however the parts were rounded.
     assert first.total + rest.total == milk_line.amount
     assert StockLevel.objects.get(product=milk, location=floor).on_hand == 10
@@ -58,14 +49,7 @@ def test_return_needs_a_manager(register, shift, cashier, stocked, floor, sell):
     (milk,) = stocked(1, on_hand=Decimal(10))
     sale = sell(register, [(milk, 1)])
     with pytest.raises(NotApproved):
-        sale_return(
-            sale=sale,
-            quantities={sale.lines.get().pk: Decimal(1)},
-            refund_method="cash",
-            register=register,
-            user=cashier,
-            approved_by=cashier,
-        )
+        give_back(sale, sale.lines.get(), 1, register=register, cashier=cashier, approved_by=cashier)
     assert not Return.objects.exists()
     assert StockLevel.objects.get(product=milk, location=floor).on_hand == 9
 
@@ -121,14 +105,7 @@ def test_z_report_by_method_with_expected_cash_and_difference(register, shift, c
     cash_sale = sale([PaymentInput("cash", Decimal("50.00"))])  # 20.00 change
     sale([PaymentInput("card", Decimal("30.00"))])
     sale([PaymentInput("wechat", Decimal("10.00"), "WX1"), PaymentInput("cash", Decimal("20.00"))])
-    sale_return(
-        sale=cash_sale,
-        quantities={cash_sale.lines.get().pk: Decimal(1)},
-        refund_method="cash",
-        register=register,
-        user=cashier,
-        approved_by=manager,
-    )
+    give_back(cash_sale, cash_sale.lines.get(), 1, register=register, cashier=cashier, approved_by=manager)
     report = shift_report(shift)
     by_method = {m.method: (m.count, m.amount) for m in report.sales_by_method}
     assert report.sale_count == 3

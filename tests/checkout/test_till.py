@@ -260,3 +260,13 @@ def test_expired_stock_is_refused_at_the_till_until_a_manager_approves(till, reg
     assert "HX-Redirect" in response.headers
     assert Sale.objects.get().approved_by == manager
     assert StockLevel.objects.get(product=product, lot=lot).on_hand == 1
+
+
+def test_till_links_the_last_receipt_for_a_reprint(till, stocked, register):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    till("pay/", cash="5")
+    number = Sale.objects.get().number
+    page = till.client.get("/checkout/")
+    assert f'href="/checkout/sales/{number}/receipt/" id="last-receipt"'.encode() in page.content
+    assert till.client.get(f"/checkout/sales/{number}/receipt/").status_code == 200

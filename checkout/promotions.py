@@ -1,0 +1,333 @@
+"""The promotion rules engine: which promotions apply to a basket, what they take off, and the promotional
+quantities they use up. checkout.pricing.price_lines calls `discounts`; sale_complete calls `promotion_claim`.
+
+The rules in force are kept per process (`rule_book`) and reloaded when a promotion changes or a limited one runs
+out (a version number in the shared cache), so a scan costs one cache read, not a query per line or per rule.
+docs/PROMOTIONS.md states the precedence.
+"""
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Category, Product
+from checkout.models import Promotion
+from supermarket.money import money
+
+ZERO = Decimal("0")
+ONE = Decimal("1")
+HUNDRED = Decimal("100")
+Kind, Scope = Promotion.Kind, Promotion.Scope
+VERSION_KEY = "checkout:promotions:version"
+# A backstop for what no version bump reports (a category moved under another, a window opening later than load
+# time is handled by the rules themselves): rules are reloaded at least this often.
+RELOAD_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A promotion as pricing needs it: plain values, with its categories expanded to their subcategories."""
+
+    pk: int
+    name: str
+    kind: str
+    scope: str
+    value: Decimal
+    buy: int
+    free: int
+    threshold: Decimal | None
+    stackable: bool
+    starts_at: datetime
+    ends_at: datetime
+    limit_per_sale: Decimal | None
+    quantity_left: Decimal | None
+    product_ids: frozenset[int]
+    category_ids: frozenset[int]
+
+    def live(self, now: datetime) -> bool:
+        # The window includes its start and excludes its end: a promotion ending at midnight is over at midnight.
+        return self.starts_at <= now < self.ends_at
+
+    def covers(self, product: Product) -> bool:
+        return (
+            self.scope == Scope.STORE
+            or product.pk in self.product_ids
+            or (self.scope == Scope.CATEGORIES and product.category_id in self.category_ids)
+        )
+
+    def amount(self, price: Decimal, quantity: Decimal, allowed: Decimal, by_weight: bool) -> tuple[Decimal, Decimal]:
+        """What `quantity` units at shelf price `price` cost when `allowed` of them may be promotional, and how many
+        promotional units that uses. The units beyond `allowed` (or outside a complete multi-buy group) pay `price`."""
+        if self.kind in (Kind.MULTI_PRICE, Kind.BUY_GET_FREE):
+            if by_weight:
+                return money(price * quantity), ZERO
+            size = self.buy + (self.free if self.kind == Kind.BUY_GET_FREE else 0)
+            groups = (allowed / size).to_integral_value(ROUND_FLOOR)
+            used = groups * size
+            if self.kind == Kind.MULTI_PRICE:
+                return groups * self.value + money(price * (quantity - used)), used
+            return money(price * (quantity - groups * self.free)), used
+        if self.kind == Kind.PERCENT_OFF:
+            unit = money(price * (HUNDRED - self.value) / HUNDRED)
+        elif self.kind == Kind.FIXED_PRICE:
+            unit = min(self.value, price)
+        else:
+            unit = max(price - self.value, ZERO)
+        return money(unit * allowed) + money(price * (quantity - allowed)), allowed
+
+
+@dataclass
+class RuleBook:
+    """The promotions not yet over, indexed so that a line finds its candidates without scanning all rules."""
+
+    by_product: dict[int, list[Rule]] = field(default_factory=dict)
+    by_category: dict[int, list[Rule]] = field(default_factory=dict)
+    store: list[Rule] = field(default_factory=list)
+    basket: list[Rule] = field(default_factory=list)
+
+    def line_rules(self, product: Product, now: datetime) -> list[Rule]:
+        found = self.by_product.get(product.pk, []) + self.by_category.get(product.category_id, []) + self.store
+        return [r for r in found if r.live(now)]
+
+
+def _descendants(categories: Sequence[int], children: dict[int | None, list[int]]) -> frozenset[int]:
+    seen, todo = set(), list(categories)
+    while todo:
+        pk = todo.pop()
+        if pk not in seen:
+            seen.add(pk)
+            todo.extend(children.get(pk, ()))
+    return frozenset(seen)
+
+
+def load_rule_book(now: datetime | None = None) -> RuleBook:
+    """Read the active promotions not over at `now` (three queries) into a RuleBook."""
+    now = now or timezone.now()
+    promotions = list(
+        Promotion.objects.filter(active=True, ends_at__gt=now).prefetch_related("products", "categories").order_by("pk")
+    )
+    children: dict[int | None, list[int]] = {}
+    if any(p.scope == Scope.CATEGORIES for p in promotions):
+        for pk, parent in Category.objects.values_list("pk", "parent_id"):
+            children.setdefault(parent, []).append(pk)
+    book = RuleBook()
+    for p in promotions:
+        rule = Rule(
+            pk=p.pk,
+            name=p.name,
+            kind=p.kind,
+            scope=p.scope,
+            value=p.value,
+            buy=p.buy_quantity or 0,
+            free=p.free_quantity or 0,
+            threshold=p.threshold,
+            stackable=p.stackable,
+            starts_at=p.starts_at,
+            ends_at=p.ends_at,
+            limit_per_sale=p.limit_per_sale,
+            quantity_left=p.quantity_left,
+            product_ids=frozenset(x.pk for x in p.products.all()) if p.scope == Scope.PRODUCTS else frozenset(),
+            category_ids=_descendants([c.pk for c in p.categories.all()], children)
+            if p.scope == Scope.CATEGORIES
+            else frozenset(),
+        )
+        if rule.kind == Kind.BASKET:
+            book.basket.append(rule)
+        elif rule.scope == Scope.STORE:
+            book.store.append(rule)
+        else:
+            for pk in rule.product_ids:
+                book.by_product.setdefault(pk, []).append(rule)
+            for pk in rule.category_ids:
+                book.by_category.setdefault(pk, []).append(rule)
+    return book
+
+
+_loaded: tuple[object, float, RuleBook] | None = None
+_lock = threading.Lock()
+
+
+def rules_changed() -> None:
+    """Make every process reload the rules at its next pricing (a new version number in the shared cache)."""
+    cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+
+
+def rule_book() -> RuleBook:
+    """The rules in force, loaded once per process and reloaded after rules_changed() or RELOAD_SECONDS."""
+    global _loaded
+    version = cache.get(VERSION_KEY)
+    loaded = _loaded
+    if loaded is not None and loaded[0] == version and time.monotonic() - loaded[1] < RELOAD_SECONDS:
+        return loaded[2]
+    with _lock:
+        book = load_rule_book()
+        _loaded = (version, time.monotonic(), book)
+    return book
+
+
+@dataclass(frozen=True)
+class PricingLine:
+    """What the engine needs of a line: its product, quantity, and amount before promotions."""
+
+    product: Product
+    quantity: Decimal
+    amount: Decimal
+    label_priced: bool
+
+
+@dataclass
+class Discounts:
+    saving: list[Decimal]
+    names: list[list[str]]
+    notes: list[str]
+    basket_notes: list[str] = field(default_factory=list)
+    # Promotional units (uses, for basket discounts) per limited promotion: what promotion_claim must take.
+    claims: dict[int, Decimal] = field(default_factory=dict)
+
+
+def _spread(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """Split a money amount over lines in proportion to their weights; the last line takes the rounding."""
+    whole = sum(weights, ZERO)
+    shares, given = [], ZERO
+    for w in weights[:-1]:
+        share = money(total * w / whole) if whole else ZERO
+        shares.append(share)
+        given += share
+    return [*shares, total - given]
+
+
+def _sold_out(rule: Rule) -> str:
+    return _("%(name)s has sold out: regular price.") % {"name": rule.name}
+
+
+def discounts(lines: Sequence[PricingLine], *, now: datetime | None = None, book: RuleBook | None = None) -> Discounts:
+    """What promotions take off each line, by the precedence in docs/PROMOTIONS.md.
+
+    Line stage, per product (its lines pooled, scale-labelled lines left out): of the live line promotions covering
+    it, the one giving the lowest amount (ties: the oldest promotion), within its per-sale limit and what is left
+    of its promotional quantity. Basket stage: of the basket discounts whose threshold the covered lines reach
+    (lines with a line promotion count only for a stackable one), the largest, spread over those lines.
+    """
+    now = now or timezone.now()
+    book = book if book is not None else rule_book()
+    result = Discounts(saving=[ZERO] * len(lines), names=[[] for _line in lines], notes=[""] * len(lines), claims={})
+    claimed: dict[int, Decimal] = {}
+
+    def left(rule: Rule) -> Decimal | None:
+        return None if rule.quantity_left is None else rule.quantity_left - claimed.get(rule.pk, ZERO)
+
+    pooled: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        if not line.label_priced:
+            pooled.setdefault(line.product.pk, []).append(i)
+    for indexes in pooled.values():
+        product = lines[indexes[0]].product
+        quantity = sum((lines[i].quantity for i in indexes), ZERO)
+        regular = sum((lines[i].amount for i in indexes), ZERO)
+        best, sold_out = None, None
+        for rule in book.line_rules(product, now):
+            allowed = quantity if rule.limit_per_sale is None else min(quantity, rule.limit_per_sale)
+            remaining = left(rule)
+            if remaining is not None:
+                if remaining <= 0:
+                    sold_out = sold_out or rule
+                    continue
+                allowed = min(allowed, remaining)
+            amount, used = rule.amount(product.selling_price, quantity, allowed, product.sold_by_weight)
+            if used and amount < regular and (best is None or (amount, rule.pk) < (best[0], best[2].pk)):
+                best = (amount, used, rule)
+        if best is None:
+            if sold_out is not None:
+                for i in indexes:
+                    result.notes[i] = _sold_out(sold_out)
+            continue
+        amount, used, rule = best
+        remaining = left(rule)
+        if rule.quantity_left is not None:
+            claimed[rule.pk] = claimed.get(rule.pk, ZERO) + used
+        note = ""
+        if remaining is not None and remaining < quantity and (rule.limit_per_sale or quantity) > remaining:
+            note = _("%(name)s: only %(left)s left at the promotional price.") % {
+                "name": rule.name,
+                "left": remaining.normalize(),
+            }
+        for i, share in zip(indexes, _spread(regular - amount, [lines[i].quantity for i in indexes]), strict=True):
+            result.saving[i] += share
+            result.names[i].append(rule.name)
+            result.notes[i] = note
+    _basket_stage(lines, result, book, now, claimed, left)
+    result.claims = {pk: q for pk, q in claimed.items() if q}
+    return result
+
+
+def _basket_stage(lines, result: Discounts, book: RuleBook, now: datetime, claimed, left) -> None:
+    best = None
+    for rule in book.basket:
+        if not rule.live(now):
+            continue
+        covered = [
+            i for i, line in enumerate(lines) if rule.covers(line.product) and (rule.stackable or not result.names[i])
+        ]
+        spend = sum((lines[i].amount - result.saving[i] for i in covered), ZERO)
+        if spend < rule.threshold:
+            continue
+        remaining = left(rule)
+        if remaining is not None and remaining < ONE:
+            result.basket_notes.append(_sold_out(rule))
+            continue
+        off = min(rule.value, spend)
+        if best is None or (-off, rule.pk) < (-best[0], best[2].pk):
+            best = (off, covered, rule)
+    if best is None:
+        return
+    off, covered, rule = best
+    if rule.quantity_left is not None:
+        claimed[rule.pk] = claimed.get(rule.pk, ZERO) + ONE
+    weights = [lines[i].amount - result.saving[i] for i in covered]
+    for i, share in zip(covered, _spread(off, weights), strict=True):
+        result.saving[i] += share
+        result.names[i].append(rule.name)
+
+
+def promotion_claim(*, claims: dict[int, Decimal]) -> None:
+    """Take a sale's promotional units from the limited promotions it used; call inside the sale's transaction.
+
+    Locks the promotion rows in primary-key order (the same discipline as stock levels, so concurrent tills
+    cannot deadlock), then adds to quantity_sold with F() behind a guard that the limit is not passed. If a
+    promotion has less left than the sale was priced with, raises PromotionSoldOut naming it (the caller's
+    transaction rolls back, every process reloads the rules, and the sale is priced again at the till).
+    """
+    from checkout.pricing import PromotionSoldOut  # pricing calls this module's discounts()
+
+    if not claims:
+        return
+    rows = list(
+        Promotion.objects.select_for_update()
+        .filter(pk__in=claims, quantity_limit__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "name", "quantity_limit", "quantity_sold")
+    )
+    short = [(name, limit - sold) for pk, name, limit, sold in rows if sold + claims[pk] > limit]
+    if short:
+        rules_changed()
+        raise PromotionSoldOut(short)
+    exhausted = False
+    for pk, _name, limit, sold in rows:
+        quantity = claims[pk]
+        updated = Promotion.objects.filter(pk=pk, quantity_sold__lte=F("quantity_limit") - quantity).update(
+            quantity_sold=F("quantity_sold") + quantity
+        )
+        if updated != 1:  # cannot happen under the row lock; the guard and the check constraint are the backstop
+            raise PromotionSoldOut([(_name, limit - sold)])
+        exhausted = exhausted or sold + quantity == limit
+    if exhausted:
+        transaction.on_commit(rules_changed)
