@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from catalog.cache import catalog_changed
 from catalog.models import Category, Product, ProductBarcode, Supplier
 
 
@@ -11,6 +12,7 @@ def _save_validated(obj, *, user=None):
     if user is not None:
         obj._history_user = user
     obj.save()
+    catalog_changed()  # the till must never scan a stale price
     return obj
 
 

@@ -1,5 +1,6 @@
 """Authentication for the JSON API: `Authorization: Token <key>` or a logged-in browser session."""
 
+import copy
 from collections.abc import Callable
 from functools import wraps
 
@@ -8,6 +9,12 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from supermarket.localcache import GenerationCache
+
+# Token -> user, kept per worker: the scan path answers without a database query for authentication.
+# Saving or deleting any token or user (revoking, deactivating) drops every worker's entries on commit.
+tokens = GenerationCache("api-tokens", maxsize=10_000)
+
 
 def _token_user(header: str):
     from checkout.models import ApiToken  # the token model lives with its main user, the sales API
@@ -15,10 +22,22 @@ def _token_user(header: str):
     scheme, _sep, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
         return None
-    token = ApiToken.objects.select_related("user").filter(key=key.strip()).first()
+    key = key.strip()
+    user = tokens.get(key, lambda: _user_for_key(ApiToken, key))
+    # Each request gets its own copy, so permission caches filled while serving one never outlive it.
+    return copy.copy(user) if user is not None else None
+
+
+def _user_for_key(token_model, key: str):
+    token = token_model.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+def api_tokens_changed(sender=None, **kwargs) -> None:
+    """Receiver for token and user saves and deletes (connected in checkout's AppConfig.ready)."""
+    tokens.changed()
 
 
 def _csrf_failure(request: HttpRequest) -> HttpResponse | None:

@@ -14,3 +14,14 @@ def backroom(db) -> Location:
         code="BACK", defaults={"name": "后仓 Backroom", "kind": Location.Kind.BACKROOM}
     )
     return location
+
+
+@pytest.fixture(autouse=True)
+def _empty_worker_caches():
+    # Rolled-back test transactions never run the on-commit invalidation: start each test with empty caches.
+    from catalog.cache import products
+    from supermarket.auth import tokens
+
+    products.clear_local()
+    tokens.clear_local()
+    yield

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from catalog.cache import catalog_changed
 from catalog.imports.plan import CHUNK, Plan, Progress, _chunks, build_plan, no_progress
 from catalog.imports.reading import read_table
 from catalog.imports.report import plan_message
@@ -83,6 +84,8 @@ def catalog_import_apply(
     barcode_ids = _create_products(plan, history, progress)
     _update_products(plan, history, progress)
     _write_pack_barcodes(plan, barcode_ids, history)
+    # Bulk writes send no save signals: the scan cache is invalidated here, on commit.
+    catalog_changed()
     return plan
 
 

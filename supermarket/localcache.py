@@ -1,0 +1,102 @@
+"""Per-process caches that every process drops at once when a shared generation changes.
+
+A hit costs one GET of the generation from the Django cache (Redis in production)
+and no database query; the cached objects stay in the worker and are never
+pickled. Writers call `changed()`, which sets a new random generation after their
+transaction commits, so a reader that filled its cache from the old rows before
+the commit has filled it under the old generation and throws it away on its next
+request. Random values rather than a counter: a Redis restart that loses the key
+cannot bring an old generation back.
+
+If the cache backend cannot be reached, `get` loads from the database every time
+(nothing cached can be trusted when invalidations cannot be seen) and logs that
+once, and again once when it is back.
+"""
+
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.core.cache import caches
+from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+class GenerationCache:
+    """A bounded LRU of loader results, valid while the shared generation under `name` is unchanged."""
+
+    def __init__(self, name: str, *, maxsize: int, alias: str = "default"):
+        self.key = f"generation:{name}"
+        self.maxsize = maxsize
+        self.alias = alias
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._generation: str | None = None
+        self._lock = threading.Lock()
+        self.unreachable = False
+
+    def _current_generation(self) -> str | None:
+        """The shared generation, or None if the cache backend cannot be reached."""
+        cache = caches[self.alias]
+        try:
+            generation = cache.get(self.key)
+            if generation is None:
+                # First use, or Redis lost the key: start a generation nobody can have cached under.
+                cache.add(self.key, secrets.token_hex(8), timeout=None)
+                generation = cache.get(self.key)
+        except (RedisError, OSError) as exc:
+            self.clear_local()  # what it holds may miss invalidations made while the cache is down
+            if not self.unreachable:
+                self.unreachable = True
+                logger.warning("cache unreachable, %s read from the database: %s", self.key, exc)
+            return None
+        if self.unreachable:
+            self.unreachable = False
+            logger.warning("cache reachable again, %s cached", self.key)
+        return generation
+
+    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
+        generation = self._current_generation()
+        if generation is None:
+            return loader()
+        with self._lock:
+            if generation != self._generation:
+                self._entries.clear()
+                self._generation = generation
+            value = self._entries.get(key, _MISSING)
+            if value is not _MISSING:
+                self._entries.move_to_end(key)
+                return value
+        value = loader()
+        with self._lock:
+            if generation == self._generation:
+                self._entries[key] = value
+                if len(self._entries) > self.maxsize:
+                    self._entries.popitem(last=False)
+        return value
+
+    def changed(self) -> None:
+        """Invalidate every process's entries once the current transaction commits (at once outside one).
+
+        This process's own entries are dropped at once as well, so the writing request reads its own change.
+        """
+        self.clear_local()
+        transaction.on_commit(self._bump)
+
+    def _bump(self) -> None:
+        try:
+            caches[self.alias].set(self.key, secrets.token_hex(8), timeout=None)
+        except (RedisError, OSError) as exc:
+            # Readers that cannot reach the cache do not use it either, so nothing stale is served.
+            logger.warning("cache unreachable, %s not bumped: %s", self.key, exc)
+
+    def clear_local(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._generation = None

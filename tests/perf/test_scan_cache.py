@@ -1,0 +1,179 @@
+import logging
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from catalog.cache import product_lookup_cached, products
+from catalog.imports.services import catalog_import_apply
+from catalog.services import product_update
+from checkout.models import ApiToken
+from checkout.services import api_token_for
+from stock.models import MovementKind
+from stock.services import stock_move
+from supermarket.localcache import GenerationCache
+from tests.catalog.test_import_files import csv_bytes, row
+from tests.factories import ProductBarcodeFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+REDIS_DOWN = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+}
+
+
+@pytest.fixture
+def cashier(django_user_model):
+    return django_user_model.objects.create_user("scanner", password="x")
+
+
+@pytest.fixture
+def api(client, cashier):
+    key = api_token_for(cashier).key
+
+    def get(code: str, **headers):
+        headers.setdefault("HTTP_AUTHORIZATION", f"Token {key}")
+        return client.get(f"/api/products/{code}", **headers)
+
+    return get
+
+
+def price(response) -> Decimal:
+    assert response.status_code == 200, response.content
+    return Decimal(response.json()["selling_price"])
+
+
+def test_a_price_changed_by_the_service_is_scanned_at_once(api):
+    product = ProductFactory(selling_price=Decimal("4.50"))
+    assert price(api(product.barcode)) == Decimal("4.50")
+    product_update(product=product, selling_price=Decimal("5.20"))
+    assert price(api(product.barcode)) == Decimal("5.20")
+
+
+def test_a_price_changed_in_the_admin_is_scanned_at_once(api, client, django_user_model):
+    product = ProductFactory(selling_price=Decimal("4.50"))
+    assert price(api(product.barcode)) == Decimal("4.50")
+
+    client.force_login(django_user_model.objects.create_superuser("boss", password="x"))
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    page = client.get(url)
+    data = admin_form_data(page)
+    data["selling_price"] = "6.80"
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+
+    assert price(api(product.barcode)) == Decimal("6.80")
+
+
+def admin_form_data(page) -> dict:
+    """The change form's current values, as the browser would post them back."""
+    data = {}
+    forms = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        forms.extend(formset.forms)
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            if value is None or value is False:
+                continue
+            data[form.add_prefix(name)] = "on" if value is True else value
+    return data
+
+
+def test_a_price_changed_by_an_import_is_scanned_at_once(api):
+    barcode = row(7)[0]
+    catalog_import_apply(data=csv_bytes([row(7, price="3.50")]), filename="a.csv", user=None)
+    assert price(api(barcode)) == Decimal("3.50")
+    catalog_import_apply(data=csv_bytes([row(7, price="3.90")]), filename="b.csv", user=None)
+    assert price(api(barcode)) == Decimal("3.90")
+
+
+def test_an_extra_barcode_scans_the_changed_price_too(api):
+    extra = ProductBarcodeFactory(pack_quantity=6, product__selling_price=Decimal("2.00"))
+    assert price(api(extra.barcode)) == Decimal("2.00")
+    product_update(product=extra.product, selling_price=Decimal("2.40"))
+    assert price(api(extra.barcode)) == Decimal("2.40")
+
+
+def test_a_cached_scan_reads_only_on_hand_from_the_database(api, floor, django_assert_num_queries):
+    product = ProductFactory()
+    stock_move(product=product, location=floor, quantity=Decimal(10), kind=MovementKind.RECEIPT)
+    api(product.barcode)
+    stock_move(product=product, location=floor, quantity=Decimal(-3), kind=MovementKind.SALE)
+    with django_assert_num_queries(1):
+        response = api(product.barcode)
+    # On-hand is never cached: the sale after the first scan shows at once.
+    assert response.json()["on_hand"] == [{"location": floor.code, "name": floor.name, "on_hand": "7.000"}]
+
+
+def test_the_till_scan_path_also_sees_a_price_change_at_once():
+    product = ProductFactory(selling_price=Decimal("1.00"))
+    assert product_lookup_cached(product.barcode).product.selling_price == Decimal("1.00")
+    product_update(product=product, selling_price=Decimal("1.10"))
+    assert product_lookup_cached(product.barcode).product.selling_price == Decimal("1.10")
+
+
+def test_a_committed_change_drops_the_entries_of_every_other_worker(django_capture_on_commit_callbacks):
+    changed, untouched = ProductFactory(selling_price=Decimal("4.50")), ProductFactory(selling_price=Decimal("8.00"))
+    # Another worker: its own entries, the same shared generation in Redis.
+    other = GenerationCache("catalog", maxsize=10)
+    loads = []
+
+    def load(code):
+        loads.append(code)
+        return code
+
+    other.get(changed.barcode, lambda: load(changed.barcode))
+    other.get(changed.barcode, lambda: load(changed.barcode))
+    assert loads == [changed.barcode]  # the second read was a hit
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=changed, selling_price=Decimal("4.90"))
+    other.get(changed.barcode, lambda: load(changed.barcode))
+    assert loads == [changed.barcode, changed.barcode]
+    # This worker's entries for other products are refilled from the database with their unchanged price.
+    assert product_lookup_cached(untouched.barcode).product.selling_price == Decimal("8.00")
+    assert product_lookup_cached(changed.barcode).product.selling_price == Decimal("4.90")
+
+
+def test_an_uncommitted_change_leaves_other_workers_entries_alone_until_commit(django_capture_on_commit_callbacks):
+    product = ProductFactory()
+    other = GenerationCache("catalog", maxsize=10)
+    loads = []
+    other.get(product.barcode, lambda: loads.append(1))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        product_update(product=product, selling_price=Decimal("9.99"))
+        other.get(product.barcode, lambda: loads.append(2))
+        assert loads == [1]
+    assert callbacks  # the invalidation waits for the commit
+
+
+def test_with_redis_down_scans_come_from_the_database_and_it_is_logged_once(api, caplog):
+    product = ProductFactory(selling_price=Decimal("4.50"))
+    assert price(api(product.barcode)) == Decimal("4.50")  # cached while Redis is up
+    with override_settings(CACHES=REDIS_DOWN), caplog.at_level(logging.WARNING, logger="supermarket.localcache"):
+        for _ in range(3):
+            assert price(api(product.barcode)) == Decimal("4.50")
+        product_update(product=product, selling_price=Decimal("4.70"))
+        assert price(api(product.barcode)) == Decimal("4.70")
+        assert api("0000000000000").status_code in (400, 404)
+    catalog_warnings = [r for r in caplog.records if "generation:catalog" in r.getMessage()]
+    assert len(catalog_warnings) == 1 and "unreachable" in catalog_warnings[0].getMessage()
+    assert products.unreachable
+
+
+def test_a_revoked_api_token_is_refused_at_once(api, cashier):
+    product = ProductFactory()
+    assert api(product.barcode).status_code == 200
+    ApiToken.objects.filter(user=cashier).get().delete()
+    assert api(product.barcode).status_code == 401
+
+
+def test_a_deactivated_user_is_refused_at_once(api, cashier):
+    product = ProductFactory()
+    assert api(product.barcode).status_code == 200
+    cashier.is_active = False
+    cashier.save()
+    assert api(product.barcode).status_code == 401
