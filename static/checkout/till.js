@@ -50,7 +50,7 @@
         await send(item);
       } catch (error) {
         // The server may or may not have seen this request: show it rather than resend and risk a double line.
-        message("error", (till.dataset.networkError || "Network error") + ": " + String(error));
+        message("error", till.dataset.networkError + " (" + String(error) + ")");
       }
     }
     running = false;
@@ -64,7 +64,8 @@
       headers: { "X-CSRFToken": csrf, "HX-Request": "true", "HX-Current-URL": window.location.href },
       credentials: "same-origin",
     });
-    const redirect = response.headers.get("HX-Redirect");
+    // HX-Redirect: the sale is complete, show the receipt. A followed redirect: the session ended, log in again.
+    const redirect = response.headers.get("HX-Redirect") || (response.redirected ? response.url : null);
     if (redirect) {
       queue.length = 0;
       window.location.assign(redirect);
@@ -78,7 +79,7 @@
     template.innerHTML = html.trim();
     const fresh = template.content.firstElementChild;
     if (!fresh || fresh.id !== "basket") {
-      message("error", "Unexpected answer from the server.");
+      message("error", till.dataset.unexpected);
       return;
     }
     basket().replaceWith(fresh);
