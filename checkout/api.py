@@ -79,12 +79,15 @@ def sale_json(sale: Sale) -> dict:
                 "unit_price": str(line.unit_price),
                 "amount": str(line.amount),
                 "tax": str(line.tax),
+                "saving": str(line.saving),
+                "promotion": line.promotion,
             }
             for line in sale.lines.all()
         ],
         "item_count": str(sale.item_count),
         "total": str(sale.total),
         "tax": str(sale.tax),
+        "saving": str(sale.saving),
         "paid": str(sale.paid),
         "change": str(sale.change),
         "payments": [

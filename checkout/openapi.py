@@ -46,8 +46,10 @@ SALE_LINE = {
         "code": {"type": "string"},
         "quantity": DECIMAL,
         "unit_price": DECIMAL,
-        "amount": DECIMAL,
+        "amount": {**DECIMAL, "description": "after promotions"},
         "tax": DECIMAL,
+        "saving": {**DECIMAL, "description": "what promotions took off quantity × unit_price"},
+        "promotion": {"type": "string", "description": "the promotions applied, as named at the sale"},
     },
 }
 
@@ -75,6 +77,7 @@ SALE = {
         "item_count": DECIMAL,
         "total": DECIMAL,
         "tax": DECIMAL,
+        "saving": {**DECIMAL, "description": "what promotions saved on the whole sale"},
         "paid": DECIMAL,
         "change": DECIMAL,
         "payments": {"type": "array", "items": PAYMENT},
