@@ -13,9 +13,10 @@ Method rule, first match wins:
    Weekly seasonality is a multiplicative weekday profile (the series is divided
    by it before the fit and the forecast multiplied back), which costs far less
    than a seasonal ARIMA term and fits a supermarket's weekly rhythm as well.
-   The order is chosen by AIC among ARIMA_ORDERS and kept for ORDER_KEEP_DAYS:
-   on other nights only the stored order is refitted. A fit that raises or
-   gives non-finite numbers falls back to SEASONAL_NAIVE, with a note.
+   The order is chosen by AIC among ARIMA_ORDERS once a week (search_night)
+   and refitted as stored on the other nights; DEFAULT_ORDER until a first
+   search. A fit that raises or gives non-finite numbers falls back to
+   SEASONAL_NAIVE, with a note.
 Intervals are 80%: the model's own for ARIMA, empirical quantiles of recent
 days otherwise. Demand below zero (more returns than sales) counts as zero.
 """
@@ -31,6 +32,7 @@ from reports.models import ForecastMethod
 SHORT_HISTORY = 28
 ARIMA_WINDOW = 182
 ARIMA_ORDERS = ((1, 0, 0), (2, 0, 0), (1, 0, 1))
+DEFAULT_ORDER = (1, 0, 0)
 ORDER_KEEP_DAYS = 7
 INTERMITTENT_ADI = 1.32
 SBA_ALPHA = 0.1
@@ -55,6 +57,12 @@ class Backtest:
     mase: float | None  # model MAE over the holdout / in-sample MAE of the weekly naive forecast
     naive_mase: float | None  # the same for the weekly seasonal naive forecast itself
     errors: dict = field(default_factory=dict)
+
+
+def search_night(series_id: int, day: date) -> bool:
+    """Whether the ARIMA order of this series is searched on this night: one night in ORDER_KEEP_DAYS,
+    staggered by id so that the nightly cost stays even."""
+    return (day.toordinal() - series_id) % ORDER_KEEP_DAYS == 0
 
 
 def weekdays(start: date, days: int) -> np.ndarray:
@@ -107,7 +115,7 @@ def _arima(y: np.ndarray, start: date, horizon: int, order, search: bool) -> Ser
     profile = weekday_profile(y, weekdays(start_day, y.size))
     adjusted = y / profile[weekdays(start_day, y.size)]
     future = profile[weekdays(start, horizon)]
-    candidates = ARIMA_ORDERS if search or order is None else (tuple(order),)
+    candidates = ARIMA_ORDERS if search else (tuple(order or DEFAULT_ORDER),)
     best = None
     with warnings.catch_warnings():
         # Convergence and start-parameter warnings on some series are expected; the AIC and the finiteness check decide.

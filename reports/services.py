@@ -81,9 +81,11 @@ def forecasts_make(
     """Forecast daily demand of the products at the location from the rollups up to `history_end` and replace
     their stored forecasts. Returns how many used each method.
 
-    The ARIMA order stored with a forecast is refitted as is until it is ORDER_KEEP_DAYS old, then searched
-    afresh. statsmodels runs outside any transaction; each step of FORECAST_STEP products is stored in one
-    short transaction, so a failure keeps the steps already stored.
+    Each product's ARIMA order is searched once a week, on the night its id comes up in a seven-night
+    rotation (forecasting.search_night), so every night searches about a seventh of the series and refits
+    the stored order for the rest (forecasting.DEFAULT_ORDER until a first search). statsmodels runs
+    outside any transaction; each step of FORECAST_STEP products is stored in one short transaction, so a
+    failure keeps the steps already stored.
     """
     if horizon < 1:
         raise ValueError(_("The horizon must be at least one day."))
@@ -97,16 +99,17 @@ def forecasts_make(
         made = []
         for product_id in step:
             previous = known.get(product_id)
-            stale = (
-                previous is None
-                or previous.searched_on is None
-                or (history_end - previous.searched_on).days >= forecasting.ORDER_KEEP_DAYS
-            )
+            order = previous.order if previous and previous.order else None
             result = forecasting.forecast_series(
-                series[product_id], start=start, horizon=horizon, order=previous and previous.order, search=stale
+                series[product_id],
+                start=start,
+                horizon=horizon,
+                order=order,
+                search=forecasting.search_night(product_id, history_end),
             )
             methods[str(result.method)] += 1
-            made.append((product_id, result, history_end if result.searched or stale else previous.searched_on))
+            searched_on = history_end if result.searched else (previous.searched_on if previous else None)
+            made.append((product_id, result, searched_on))
         _forecasts_store(made, location, history_end, start)
         if on_step:
             on_step(len(step))

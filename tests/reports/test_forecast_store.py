@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
-from reports import selectors, services, simulation
+from reports import forecasting, selectors, services, simulation
 from reports.models import Forecast, ForecastMethod
 from reports.services import SoldLine, sales_daily_add
 from tests.factories import ProductFactory
@@ -28,18 +28,30 @@ def sell_weekly_pattern(product, location, days: int = 120):
 def test_a_forecast_is_stored_with_method_days_and_interval_and_replaced_by_the_next(floor):
     product = ProductFactory()
     sell_weekly_pattern(product, floor)
-    methods = services.forecasts_make(product_ids=[product.pk], location=floor, history_end=END, horizon=5)
+    search_day = next(
+        END - timedelta(days=d) for d in range(7) if forecasting.search_night(product.pk, END - timedelta(days=d))
+    )
+    methods = services.forecasts_make(product_ids=[product.pk], location=floor, history_end=search_day, horizon=5)
     assert methods == {"arima": 1}
     forecast = Forecast.objects.get(product=product, location=floor)
-    assert forecast.method == ForecastMethod.ARIMA and forecast.searched_on == END and len(forecast.order) == 3
+    assert forecast.method == ForecastMethod.ARIMA and forecast.searched_on == search_day
+    assert tuple(forecast.order) in forecasting.ARIMA_ORDERS
     days = list(forecast.days.all())
-    assert [d.day for d in days] == [END + timedelta(days=i) for i in range(1, 6)]
+    assert [d.day for d in days] == [search_day + timedelta(days=i) for i in range(1, 6)]
     assert all(d.lower <= d.mean <= d.upper for d in days)
-    assert abs(days[0].mean - D(WEEK[0])) < 1  # the 23rd is a Monday
+    assert all(abs(d.mean - D(WEEK[d.day.weekday()])) < D("1.5") for d in days)
 
-    services.forecasts_make(product_ids=[product.pk], location=floor, history_end=END + timedelta(days=1))
+    forecast.order = [2, 0, 0]  # what a search found; the next six nights refit it as is
+    forecast.save()
+    services.forecasts_make(product_ids=[product.pk], location=floor, history_end=search_day + timedelta(days=1))
     forecast = Forecast.objects.get(product=product, location=floor)  # still one, its days replaced
-    assert forecast.days.count() == 7 and forecast.searched_on == END  # the order is kept for a week
+    assert forecast.days.count() == 7 and forecast.order == [2, 0, 0] and forecast.searched_on == search_day
+
+
+def test_each_series_is_searched_on_exactly_one_night_a_week():
+    nights = [END + timedelta(days=d) for d in range(7)]
+    for series_id in range(1, 30):
+        assert sum(forecasting.search_night(series_id, night) for night in nights) == 1
 
 
 @pytest.mark.django_db

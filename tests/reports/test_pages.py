@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from reports.models import JobRun
 from reports.services import SoldLine, sales_daily_add
+from supermarket.roles import CASHIER, MANAGER, user_set_role
 from tests.factories import CategoryFactory, ProductFactory
 
 DAY = date(2026, 11, 16)
@@ -18,7 +19,8 @@ DAY = date(2026, 11, 16)
 
 @pytest.fixture
 def manager(client, django_user_model):
-    user = django_user_model.objects.create_user("boss", password="x", is_staff=True)
+    user = django_user_model.objects.create_user("boss", password="x")
+    user_set_role(user=user, role=MANAGER)
     client.force_login(user)
     return client
 
@@ -83,8 +85,10 @@ def test_a_reversed_period_gets_a_message_and_no_table(manager, sales):
 
 @pytest.mark.django_db
 def test_reports_are_for_staff_only(client, django_user_model, sales):
-    client.force_login(django_user_model.objects.create_user("cashier", password="x"))
-    assert client.get(reverse("reports:report", args=["sales-by-category"])).status_code == 302
+    cashier = django_user_model.objects.create_user("cashier", password="x")
+    user_set_role(user=cashier, role=CASHIER)
+    client.force_login(cashier)
+    assert client.get(reverse("reports:report", args=["sales-by-category"])).status_code == 403
 
 
 @pytest.mark.django_db
