@@ -40,7 +40,7 @@ from PIL import Image  # noqa: E402
 from pyzbar import pyzbar  # noqa: E402
 
 from catalog import gtin  # noqa: E402
-from catalog.scanning import Symbology, checked_code, decode_image, upc_e_to_upc_a  # noqa: E402
+from catalog.scanning import Symbology, checked_code, decode_image, rotate, upc_e_to_upc_a  # noqa: E402
 
 SYMBOLOGIES = list(Symbology)
 FRAME = (1280, 720)
@@ -81,7 +81,11 @@ def random_code(rng: random.Random, symbology: Symbology) -> str:
                     continue
         case Symbology.CODE128:
             # Short store codes, as on shelf and lot labels: numeric pairs pack into code set C.
-            return rng.choice(["", "", "B"]) + digits(rng.choice([6, 8]))
+            # python-barcode drops a leading "99" pair in code set C (it encodes 99284641 as 284641).
+            code = "99"
+            while code.startswith("99"):
+                code = rng.choice(["", "", "B"]) + digits(rng.choice([6, 8]))
+            return code
         case Symbology.QR:
             return "https://shop.example.cn/p/" + digits(8)
 
@@ -97,8 +101,10 @@ def render(symbology: Symbology, text: str, rng: random.Random) -> np.ndarray:
     if symbology in (Symbology.UPCE, Symbology.QR):
         fmt = zxingcpp.BarcodeFormat.UPCE if symbology is Symbology.UPCE else zxingcpp.BarcodeFormat.QRCode
         content = text[:7] if symbology is Symbology.UPCE else text
+        # At 300 dpi like the others: UPC-E modules of 0.25-0.34 mm, QR modules of 0.5-0.6 mm (a 15-20 mm label code).
+        scale = rng.choice([6, 7]) if symbology is Symbology.QR else rng.choice([3, 4])
         image = zxingcpp.write_barcode_to_image(
-            zxingcpp.create_barcode(content, fmt), scale=rng.choice([3, 4]), add_hrt=symbology is Symbology.UPCE
+            zxingcpp.create_barcode(content, fmt), scale=scale, add_hrt=symbology is Symbology.UPCE
         )
         gray = np.asarray(image)
     else:
@@ -114,16 +120,6 @@ def render(symbology: Symbology, text: str, rng: random.Random) -> np.ndarray:
 
 
 # Degradations -----------------------------------------------------------------------
-
-
-def rotate(gray: np.ndarray, degrees: float) -> np.ndarray:
-    h, w = gray.shape
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
-    matrix[0, 2] += nw / 2 - w / 2
-    matrix[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(gray, matrix, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=255)
 
 
 def perspective(gray: np.ndarray, rng: random.Random, strength: float = 0.18) -> np.ndarray:

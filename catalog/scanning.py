@@ -71,6 +71,8 @@ _ZBAR_ENUM = {name: getattr(pyzbar.ZBarSymbol, name) for name in ZBAR_SYMBOLS}
 MAX_TEXT_LENGTH = 200
 # Below this width an image is a far or tiny code: its bars are a pixel or two wide.
 SMALL_WIDTH = 500
+# Frames larger than this on their long side are first read at this size (see variants()).
+FIRST_PASS_SIDE = 640
 
 
 class ImageRejected(ValueError):
@@ -275,7 +277,8 @@ def _threshold(gray: np.ndarray) -> np.ndarray:
     return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block, 5)
 
 
-def _rotate(gray: np.ndarray, degrees: float) -> np.ndarray:
+def rotate(gray: np.ndarray, degrees: float) -> np.ndarray:
+    """The whole image turned by degrees (counter-clockwise), the canvas grown to keep the corners, white fill."""
     h, w = gray.shape
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
@@ -323,27 +326,44 @@ def barcode_regions(gray: np.ndarray, limit: int = 2) -> list[np.ndarray]:
     return crops
 
 
+def _region_variants(gray: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    for i, crop in enumerate(barcode_regions(gray)):
+        yield f"region{i}", crop
+        yield f"region{i}-sharpened", _sharpen(crop, 2, 1.5)
+
+
 def variants(gray: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """Image variants in the order that pays: cheap and likely first, rotations last."""
+    longest = max(gray.shape)
+    large = longest > FIRST_PASS_SIDE
+    if large:
+        # A webcam frame at about half size first: area averaging removes sensor noise that
+        # makes zbar slow and blind, and a code large enough to matter still has 2+ pixels a bar.
+        scale = FIRST_PASS_SIDE / longest
+        yield "reduced", cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        # Then the code's own crop at full resolution: a fraction of the frame to scan, level and enlarged.
+        yield from _region_variants(gray)
     yield "gray", gray
     small = gray.shape[1] < SMALL_WIDTH
     if small:
         # Bars one or two pixels wide: enlarge first, then sharpen at the enlarged scale.
         up3 = _upscale(gray, 3)
         yield "upscaled", up3
-        yield "upscaled-sharpened", _sharpen(up3, 3, 1.5)
+        sharpened = _sharpen(up3, 2, 1)
+        yield "upscaled-sharpened", sharpened
+        yield "upscaled-sharpened-otsu", cv2.threshold(sharpened, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        yield "upscaled-sharpened-wide", _sharpen(up3, 3, 1.5)
         yield "upscaled2-sharpened", _sharpen(_upscale(gray, 2), 4, 3)
         yield "upscaled4-sharpened", _sharpen(_upscale(gray, 4), 4, 1.5)
-    for i, crop in enumerate(barcode_regions(gray)):
-        yield f"region{i}", crop
-        yield f"region{i}-sharpened", _sharpen(crop, 2, 1.5)
+    if not large:
+        yield from _region_variants(gray)
     base = _upscale(gray, 2) if small else gray
     yield "sharpened", _sharpen(base, 2, 1.5)
     yield "sharpened-strong", _sharpen(base, 3, 3)
     yield "clahe", _clahe(base)
     yield "threshold", _threshold(base)
     for degrees in (15, -15, 30, -30):
-        yield f"rotated{degrees}", _rotate(base, degrees)
+        yield f"rotated{degrees}", rotate(base, degrees)
 
 
 # The cascade ----------------------------------------------------------------------
@@ -387,13 +407,34 @@ def decode_gray(
     return confirmed, tried
 
 
+def _family(symbology: Symbology) -> str:
+    # Retail symbologies misread as one another (an EAN-13 as a UPC-E), so they compete as one family.
+    return "retail" if symbology in RETAIL else symbology.value
+
+
 def _confirmed(reads: dict[tuple[str, Symbology], set[tuple[str, str]]], known: dict[str, bool]) -> list[Code]:
+    """The codes the reads so far make trustworthy.
+
+    zbar and zxing misread differently, so the two engines agreeing is strong
+    evidence. One engine on variants of the same image repeats its own
+    misreads, even past the check digit, so alone it needs three agreeing
+    reads and no rival code in the family. With a rival, only two engines and
+    more reads than every rival will do.
+    """
     long_read = any(symbology in RETAIL - SHORT for _, symbology in reads)
+    candidates = {key: sources for key, sources in reads.items() if not (long_read and key[1] in SHORT)}
     codes = []
-    for (code, symbology), sources in reads.items():
-        if long_read and symbology in SHORT:
-            continue
-        if len(sources) >= 2 or known.get(code):
+    for (code, symbology), sources in candidates.items():
+        engines = {engine for _, engine in sources}
+        rivals = [
+            other
+            for (other_code, other_symbology), other in candidates.items()
+            if other_code != code and _family(other_symbology) == _family(symbology)
+        ]
+        agreed = (len(engines) >= 2 and all(len(sources) > len(other) for other in rivals)) or (
+            len(sources) >= 3 and not rivals
+        )
+        if agreed or known.get(code):
             codes.append(Code(code=code, symbology=symbology, reads=len(sources), known=bool(known.get(code))))
     return sorted(codes, key=lambda c: -c.reads)
 

@@ -1,6 +1,3 @@
-from collections.abc import Callable
-from functools import wraps
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
@@ -17,21 +14,10 @@ from catalog.scanning import (
     scan_products,
     too_many_bytes,
 )
+from supermarket.auth import api_auth
 
 # Room for the multipart envelope and base64's third around the image itself.
 ENVELOPE_BYTES = 64 * 1024
-
-
-def api_login_required(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
-    """Like login_required, but an API client gets 401 JSON rather than a redirect to a login page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": _("Log in to use this API.")}, status=401)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _error(error: str, status: int) -> JsonResponse:
@@ -86,9 +72,12 @@ def _image_bytes(request: HttpRequest) -> bytes:
 
 
 @require_POST
-@api_login_required
+@api_auth
 def scan(request: HttpRequest) -> JsonResponse:
-    """Codes in a camera frame or photo, each with the product it resolves to, and the decode time."""
+    """Codes in a camera frame or photo, each with the product it resolves to, and the decode time.
+
+    Authenticated by API token or by a logged-in session with the CSRF token in X-CSRFToken.
+    """
     # Refuse an oversized body from its header, before reading or parsing any of it.
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SCAN_MAX_BYTES * 4 // 3 + ENVELOPE_BYTES:
         return _error(too_many_bytes(), 413)

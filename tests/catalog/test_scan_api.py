@@ -5,12 +5,14 @@ import cv2
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import Context, Template
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from catalog.scanning import Symbology
+from checkout.models import ApiToken
 from tests.catalog.test_scan_decoding import SAMPLES, decompression_bomb, jpeg, render_code
 from tests.factories import ProductBarcodeFactory, ProductFactory, ean13
 
@@ -20,7 +22,9 @@ URL = "/api/scan"
 
 @pytest.fixture
 def user():
-    return get_user_model().objects.create_user("cashier1", password="till-pass-1")
+    cashier = get_user_model().objects.create_user("cashier1", password="till-pass-1")
+    cashier.user_permissions.add(Permission.objects.get(content_type__app_label="checkout", codename="add_sale"))
+    return cashier
 
 
 @pytest.fixture
@@ -49,6 +53,21 @@ def test_it_refuses_anonymous_with_401_json_not_a_redirect(client):
     response = upload(client, image_of(ean13(1)))
     assert response.status_code == 401
     assert "log in" in response.json()["error"].lower()
+
+
+def test_it_accepts_an_api_token_without_csrf(user):
+    token = ApiToken.objects.create(user=user)
+    product = ProductFactory()
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        URL, {"image": _file(image_of(product.barcode))}, headers={"Authorization": f"Token {token.key}"}
+    )
+    assert response.status_code == 200 and response.json()["codes"][0]["product"]["id"] == product.pk
+
+
+def test_a_wrong_api_token_is_401(client):
+    response = client.post(URL, {"image": _file(image_of(ean13(5)))}, headers={"Authorization": "Token nope"})
+    assert response.status_code == 401
 
 
 def test_it_accepts_only_post(client_in):
@@ -135,8 +154,9 @@ def test_a_malformed_data_url_is_400(client_in):
 
 
 def test_a_decompression_bomb_is_413_and_refused_quickly(client_in):
+    bomb = decompression_bomb()
     started = time.perf_counter()
-    response = upload(client_in, decompression_bomb())
+    response = upload(client_in, bomb)
     assert response.status_code == 413 and "8000×8000" in response.json()["error"]
     assert time.perf_counter() - started < 0.5
 

@@ -2,6 +2,7 @@ import io
 import struct
 import time
 import zlib
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from catalog.scanning import (
     checked_code,
     decode_gray,
     decode_image,
+    rotate,
     upc_e_to_upc_a,
 )
 
@@ -59,10 +61,6 @@ def jpeg(gray: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 88])[1].tobytes()
 
 
-def rotated(gray: np.ndarray, degrees: float) -> np.ndarray:
-    return scanning._rotate(gray, degrees)
-
-
 def in_frame(gray: np.ndarray, width: int = 300) -> np.ndarray:
     label = cv2.resize(gray, None, fx=width / gray.shape[1], fy=width / gray.shape[1], interpolation=cv2.INTER_AREA)
     noise = np.random.default_rng(3).integers(60, 190, (90, 160)).astype(np.uint8)
@@ -78,7 +76,7 @@ def downscaled(gray: np.ndarray, width: int = 100) -> np.ndarray:
 
 
 DEGRADATIONS = {
-    "rotated 25°": lambda g: rotated(g, 25),
+    "rotated 25°": lambda g: rotate(g, 25),
     "gaussian blur": lambda g: cv2.GaussianBlur(g, (0, 0), 1.8),
     "small in a 1280x720 frame": in_frame,
     "downscaled to 100 px": downscaled,
@@ -165,42 +163,63 @@ def test_ean13_with_leading_zero_is_reported_as_upc_a():
     assert (read.code, read.symbology) == ("0036000291452", Symbology.UPCA)
 
 
-def _engines(*results):
-    """Fake engines: each call returns the next list of (text, symbology) results, then nothing."""
-    calls = iter(results)
-    return {"fake": lambda image, allowed: next(calls, [])}
+X, Y = "6901234567892", "6901234567885"  # two valid EAN-13s
+BLANK = np.full((200, 300), 255, np.uint8)
+
+
+def _engines(monkeypatch, zbar=(), zxing=()):
+    """Replace the engines: each returns its scripted results, one list per variant, then nothing."""
+    scripts = {"zbar": iter(zbar), "zxing": iter(zxing)}
+    engines = {
+        name: (lambda image, allowed, it=it: [(code, Symbology.EAN13) for code in next(it, [])])
+        for name, it in scripts.items()
+    }
+    monkeypatch.setattr(scanning, "ENGINES", engines)
 
 
 def test_a_single_read_is_not_trusted(monkeypatch):
-    monkeypatch.setattr(scanning, "ENGINES", _engines([("6901234567892", Symbology.EAN13)]))
-    assert decode_gray(np.full((200, 300), 255, np.uint8))[0] == []
+    _engines(monkeypatch, zbar=[[X]])
+    assert decode_gray(BLANK)[0] == []
 
 
-def test_two_agreeing_reads_confirm_a_code(monkeypatch):
-    read = [("6901234567892", Symbology.EAN13)]
-    monkeypatch.setattr(scanning, "ENGINES", _engines(read, [], read))
-    codes, _ = decode_gray(np.full((200, 300), 255, np.uint8))
-    assert [(c.code, c.reads) for c in codes] == [("6901234567892", 2)]
+def test_two_engines_agreeing_confirm_a_code_at_once(monkeypatch):
+    _engines(monkeypatch, zbar=[[X]], zxing=[[X]])
+    codes, tried = decode_gray(BLANK)
+    assert [(c.code, c.reads) for c in codes] == [(X, 2)] and tried == 1
+
+
+def test_one_engine_alone_needs_three_agreeing_reads(monkeypatch):
+    _engines(monkeypatch, zbar=[[X], [X]])
+    assert decode_gray(BLANK)[0] == []
+    _engines(monkeypatch, zbar=[[X], [], [X], [X]])
+    codes, tried = decode_gray(BLANK)
+    assert [(c.code, c.reads) for c in codes] == [(X, 3)] and tried == 4
+
+
+def test_a_rival_read_stops_one_engine_from_confirming_alone(monkeypatch):
+    # zbar repeating a misread three times is not enough once zxing has read something else.
+    _engines(monkeypatch, zbar=[[X], [X], [X], [X]], zxing=[[Y]])
+    assert decode_gray(BLANK)[0] == []
+
+
+def test_with_a_rival_both_engines_and_more_reads_win(monkeypatch):
+    _engines(monkeypatch, zbar=[[X], [X]], zxing=[[Y], [X]])
+    assert [c.code for c in decode_gray(BLANK)[0]] == [X]
 
 
 def test_a_single_read_of_a_code_the_catalog_carries_is_trusted(monkeypatch):
-    monkeypatch.setattr(scanning, "ENGINES", _engines([("6901234567892", Symbology.EAN13)]))
-    codes, tried = decode_gray(np.full((200, 300), 255, np.uint8), is_known={"6901234567892"}.__contains__)
-    assert [(c.code, c.known) for c in codes] == [("6901234567892", True)] and tried == 1
-
-
-def test_disagreeing_single_reads_give_nothing(monkeypatch):
-    monkeypatch.setattr(
-        scanning, "ENGINES", _engines([("6901234567892", Symbology.EAN13)], [("6901234567885", Symbology.EAN13)])
-    )
-    assert decode_gray(np.full((200, 300), 255, np.uint8))[0] == []
+    _engines(monkeypatch, zbar=[[X]])
+    codes, tried = decode_gray(BLANK, is_known={X}.__contains__)
+    assert [(c.code, c.known) for c in codes] == [(X, True)] and tried == 1
 
 
 def test_short_fragment_of_a_long_code_is_dropped(monkeypatch):
-    both = [("6901234567892", Symbology.EAN13), ("96385074", Symbology.EAN8)]
-    monkeypatch.setattr(scanning, "ENGINES", _engines(both, both))
-    codes, _ = decode_gray(np.full((200, 300), 255, np.uint8))
-    assert [c.code for c in codes] == ["6901234567892"]
+    both = [(X, Symbology.EAN13), ("96385074", Symbology.EAN8)]
+    monkeypatch.setattr(
+        scanning, "ENGINES", {"zbar": lambda image, allowed: both, "zxing": lambda image, allowed: both}
+    )
+    codes, _ = decode_gray(BLANK)
+    assert [c.code for c in codes] == [X]
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -213,10 +232,11 @@ def _png_header_only(width: int, height: int) -> bytes:
     )
 
 
+@lru_cache(maxsize=1)
 def decompression_bomb(side: int = 8000) -> bytes:
     """A real PNG of side×side white pixels: tens of megapixels in a few tens of kilobytes."""
     buffer = io.BytesIO()
-    Image.new("L", (side, side), 255).save(buffer, "PNG", optimize=True)
+    Image.new("L", (side, side), 255).save(buffer, "PNG")
     return buffer.getvalue()
 
 
