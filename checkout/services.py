@@ -145,16 +145,8 @@ def _sale_write(client_token, register, totals, payments, paid, user, approved_b
     )
     sale.number = _sale_number(register, sale)
     Sale.objects.filter(pk=sale.pk).update(number=sale.number)
-    stock_move_batch(
-        moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
-        kind=MovementKind.SALE,
-        reference=sale.number,
-        document=sale,
-        user=user,
-        allow_expired=approved_by is not None,
-    )
-    # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
-    promotion_claim(claims=totals.claims)
+    # Lines and payments first: the stock rows (hot for a popular product) are locked last, so they are held
+    # only for the few statements before the commit.
     SaleLine.objects.bulk_create(
         SaleLine(
             sale=sale,
@@ -174,6 +166,16 @@ def _sale_write(client_token, register, totals, payments, paid, user, approved_b
     Payment.objects.bulk_create(
         Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in payments
     )
+    stock_move_batch(
+        moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
+        kind=MovementKind.SALE,
+        reference=sale.number,
+        document=sale,
+        user=user,
+        allow_expired=approved_by is not None,
+    )
+    # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
+    promotion_claim(claims=totals.claims)
     day = timezone.localdate(sale.created_at)
     sales_daily_add(
         lines=[SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Case, F, Sum, Value, When
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,22 +92,36 @@ def _move_key(move: Move) -> tuple:
 
 
 def _lock_levels(moves: Sequence[Move]) -> dict[tuple, StockLevel]:
-    """Create missing level rows, then lock every row the moves touch in primary-key order.
+    """Lock every level row the moves touch in one SELECT ... FOR UPDATE ordered by primary key.
 
     For a FEFO move that is every lot of the product at the location, plus its no-lot row.
+    Rows that do not exist yet are created (ignoring a concurrent creator) and the select runs
+    again; the usual case, a sale of stocked products, is a single round trip.
     """
     fefo_pairs = {(m.product.pk, m.location.pk) for m in moves if m.takes_fefo}
     keys = {_move_key(m) for m in moves if not m.takes_fefo} | {(p, loc, None) for p, loc in fefo_pairs}
-    StockLevel.objects.bulk_create(
-        [StockLevel(product_id=p, location_id=loc, lot_id=lot) for p, loc, lot in keys],
-        ignore_conflicts=True,
-    )
-    candidates = StockLevel.objects.filter(
-        product_id__in={k[0] for k in keys}, location_id__in={k[1] for k in keys}
-    ).values_list("pk", "product_id", "location_id", "lot_id")
-    pks = [pk for pk, *key in candidates if tuple(key) in keys or tuple(key[:2]) in fefo_pairs]
-    levels = StockLevel.objects.select_for_update(of=("self",)).select_related("lot").filter(pk__in=pks).order_by("pk")
-    return {_key(lv.product_id, lv.location_id, lv.lot_id): lv for lv in levels}
+    exact: dict[tuple, set] = defaultdict(set)
+    for p, loc, lot in keys:
+        if (p, loc) not in fefo_pairs:
+            exact[(loc, lot)].add(p)
+    whole: dict[int, set] = defaultdict(set)
+    for p, loc in fefo_pairs:
+        whole[loc].add(p)
+    condition = Q(pk__in=[])
+    for (loc, lot), products in exact.items():
+        condition |= Q(location_id=loc, lot_id=lot, product_id__in=products)
+    for loc, products in whole.items():
+        condition |= Q(location_id=loc, product_id__in=products)
+    locked = StockLevel.objects.select_for_update(of=("self",)).select_related("lot").filter(condition).order_by("pk")
+    levels = {_key(lv.product_id, lv.location_id, lv.lot_id): lv for lv in locked}
+    missing = keys - levels.keys()
+    if missing:
+        StockLevel.objects.bulk_create(
+            [StockLevel(product_id=p, location_id=loc, lot_id=lot) for p, loc, lot in missing],
+            ignore_conflicts=True,
+        )
+        levels = {_key(lv.product_id, lv.location_id, lv.lot_id): lv for lv in locked.all()}
+    return levels
 
 
 def _expiry_order(level: StockLevel) -> tuple:
