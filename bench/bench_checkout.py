@@ -79,24 +79,26 @@ def till_client(user, register: Register) -> Client:
     return client
 
 
-def bench_scans(client: Client, products: list[Product], n: int, rng: random.Random) -> tuple[list[float], int]:
-    timings, queries = [], 0
+def bench_scans(client: Client, products: list[Product], n: int, rng: random.Random):
+    timings, cpu, queries = [], [], 0
     for i in range(n + 50):
         if i % 20 == 0:
             client.post("/checkout/cancel/", HTTP_HX_REQUEST="true")  # a new basket every 20 scans, not timed
         code = rng.choice(products).barcode
         # Queries are counted on the warm-up requests only: capturing them slows the request down.
         with CaptureQueriesContext(connection) if i < 50 else nullcontext() as captured:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             response = client.post("/checkout/scan/", {"code": code}, HTTP_HX_REQUEST="true")
             elapsed = (time.perf_counter() - started) * 1000
+            cpu_ms = (time.thread_time() - cpu_started) * 1000
         assert response.status_code == 200, response.content[:300]
         if i >= 50:  # the first 50 warm up connections and caches
             timings.append(elapsed)
+            cpu.append(cpu_ms)
         elif i % 20:  # a scan that is not the first of its basket
             queries = max(queries, len(captured))
     client.post("/checkout/cancel/", HTTP_HX_REQUEST="true")
-    return timings, queries
+    return timings, cpu, queries
 
 
 def sale_body(register: Register, products: list[Product], rng: random.Random) -> dict:
@@ -113,19 +115,21 @@ def sale_body(register: Register, products: list[Product], rng: random.Random) -
 
 def bench_sales(user, register: Register, products: list[Product], n: int, rng: random.Random):
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {api_token_for(user).key}")
-    timings, queries = [], 0
+    timings, cpu, queries = [], [], 0
     for i in range(n + 20):
         body = json.dumps(sale_body(register, products, rng))
         with CaptureQueriesContext(connection) if i < 20 else nullcontext() as captured:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             response = client.post("/api/sales", data=body, content_type="application/json")
             elapsed = (time.perf_counter() - started) * 1000
+            cpu_ms = (time.thread_time() - cpu_started) * 1000
         assert response.status_code == 201, response.content[:300]
         if i >= 20:
             timings.append(elapsed)
+            cpu.append(cpu_ms)
         else:
             queries = max(queries, len(captured))
-    return timings, queries
+    return timings, cpu, queries
 
 
 def fill_shift(user, register: Register, products: list[Product], shift: Shift, target: int, rng: random.Random):
@@ -162,8 +166,8 @@ def main() -> None:
     shift = shift_open(register=register, opening_float=Decimal("500"), user=user)
     print(f"catalog: {Product.objects.count()} products; machine: {os.cpu_count()} cores; {connection.vendor}")
 
-    scans, scan_queries = bench_scans(till_client(user, register), products, args.scans, rng)
-    sales, sale_queries = bench_sales(user, register, products, args.sales, rng)
+    scans, scan_cpu, scan_queries = bench_scans(till_client(user, register), products, args.scans, rng)
+    sales, sale_cpu, sale_queries = bench_sales(user, register, products, args.sales, rng)
     started = time.perf_counter()
     service = fill_shift(user, register, products, shift, args.shift_sales, rng)
     fill_seconds = time.perf_counter() - started
