@@ -312,7 +312,8 @@ def suggestion_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         replenishment.suggestion_dismiss(suggestion=suggestion, user=request.user, **form.cleaned_data)
     except ValidationError as exc:
         if request.htmx:
-            return HttpResponse(" ".join(exc.messages), status=422)
+            # The row stays as it is; the browser's required field keeps a blank reason from getting here.
+            return HttpResponse(" ".join(exc.messages), status=422, headers={"HX-Reswap": "none"})
         for error in exc.messages:
             messages.error(request, error)
         return redirect("stock:replenishment")
