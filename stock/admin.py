@@ -64,10 +64,16 @@ class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
     resource_classes = [StockLevelResource]
     formats = [CSV, XLSX]
     to_encoding = "utf-8-sig"
-    list_display = ["product", "location", "lot", "on_hand"]
+    list_display = ["product", "location", "lot", "on_hand", "ledger_link"]
     list_filter = ["location"]
     search_fields = ["product__barcode", "product__name"]
     list_select_related = ["product", "location", "lot"]
+
+    @admin.display(description=gettext_lazy("ledger"))
+    def ledger_link(self, level: StockLevel) -> str:
+        url = reverse("admin:stock_stockmovement_changelist")
+        query = f"product__id__exact={level.product_id}&location__id__exact={level.location_id}"
+        return format_html('<a href="{}?{}">{}</a>', url, query, _("movements"))
 
 
 @admin.register(StockMovement)

@@ -75,3 +75,18 @@ def test_count_session_admin_lists_sessions_with_review_link(admin_client, floor
     page = admin_client.get(reverse("admin:stock_countsession_changelist")).content.decode()
     assert reverse("stock:count-review", args=[session.pk]) in page
     assert admin_client.get(reverse("admin:stock_countsession_change", args=[session.pk])).status_code == 200
+
+
+def test_stock_level_links_to_its_ledger_filtered_by_product_and_location(admin_client, floor, backroom):
+    rice, salt = ProductFactory(name="大米"), ProductFactory(name="食盐")
+    stock_move_batch(moves=[Move(rice, floor, Decimal(3)), Move(salt, floor, Decimal(4))], kind=MovementKind.RECEIPT)
+    stock_move_batch(moves=[Move(rice, backroom, Decimal(5))], kind=MovementKind.RECEIPT)
+    levels = admin_client.get(reverse("admin:stock_stocklevel_changelist")).content.decode()
+    query = f"product__id__exact={rice.pk}&amp;location__id__exact={floor.pk}"
+    assert query in levels
+    ledger = admin_client.get(
+        reverse("admin:stock_stockmovement_changelist"),
+        {"product__id__exact": rice.pk, "location__id__exact": floor.pk},
+    )
+    assert ledger.status_code == 200
+    assert list(ledger.context["cl"].queryset.values_list("product", "location")) == [(rice.pk, floor.pk)]
