@@ -88,8 +88,9 @@ class ReceivedScan:
     on_order: bool
 
 
-def _read_code(code: str) -> tuple[Product, Decimal, str, date | None]:
-    """Product, quantity, lot code and expiry a scanned code stands for; raises ValidationError."""
+def read_scanned_code(code: str) -> tuple[Product, Decimal, str, date | None]:
+    """Product, quantity, lot code and expiry a scanned code stands for: a barcode (one unit, or the
+    pack quantity of a case barcode) or a GS1-128 case label. Raises ValidationError saying why not."""
     lot, expiry = "", None
     try:
         if gs1.looks_like_label(code):
@@ -124,7 +125,7 @@ def receipt_scan(*, receipt: Receipt, code: str, user=None) -> ReceivedScan:
     """Add what one scanned code stands for to a draft receipt. Locks the receipt row, so two clerks
     scanning into the same receipt add up. Raises ValidationError for an unreadable or unknown code."""
     receipt = _locked_draft(receipt)
-    product, quantity, lot_code, expiry = _read_code(code)
+    product, quantity, lot_code, expiry = read_scanned_code(code)
     if not product.lot_tracked:
         lot_code, expiry = "", None
     line, created = ReceiptLine.objects.get_or_create(

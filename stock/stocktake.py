@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Category, Product
-from catalog.selectors import product_lookup
 from stock.models import CountEntry, CountLine, CountSession, Location, MovementKind, StockLevel, StockMovement
+from stock.receiving import read_scanned_code
 from stock.selectors import on_hand_subquery
 from stock.services import Move, stock_move_batch
 from supermarket.money import money
@@ -94,7 +94,8 @@ def _ledger_position(product: Product, location: Location) -> tuple[Decimal, int
 
 @transaction.atomic
 def count_add(*, session: CountSession, code: str, quantity: Decimal | None = None, user=None) -> CountEntry:
-    """Count one scan (its pack quantity for a case barcode) or a typed quantity of the product with this code.
+    """Count one scan (its pack quantity for a case barcode, the count on a GS1-128 case label) or a typed
+    quantity of the product with this code (lots are not counted separately).
 
     Locks the session row (so a posting cannot slip between the check and the write), takes the
     line's expected quantity from the ledger the first time the product is counted, then adds the
@@ -102,32 +103,29 @@ def count_add(*, session: CountSession, code: str, quantity: Decimal | None = No
     a quantity that is not positive.
     """
     session = _locked_open(session)
-    try:
-        scan = product_lookup(code, include_inactive=True)
-    except (LookupError, ValueError) as exc:
-        raise ValidationError(str(exc)) from None
+    product, scanned_quantity, _lot, _expiry = read_scanned_code(code)
     if quantity is not None and quantity <= 0:
         raise ValidationError(
             _("%(product)s: a counted quantity must be more than zero (use undo to take a count back).")
-            % {"product": scan.product.name}
+            % {"product": product.name}
         )
     scope = _category_ids(session)
-    if scope is not None and scan.product.category_id not in scope:
+    if scope is not None and product.category_id not in scope:
         raise ValidationError(
             _("%(product)s (%(category)s) is not in the categories of this count.")
-            % {"product": scan.product.name, "category": scan.product.category}
+            % {"product": product.name, "category": product.category}
         )
-    line = CountLine.objects.filter(session=session, product=scan.product).first()
+    line = CountLine.objects.filter(session=session, product=product).first()
     if line is None:
-        expected, position = _ledger_position(scan.product, session.location)
+        expected, position = _ledger_position(product, session.location)
         line = CountLine.objects.create(
             session=session,
-            product=scan.product,
+            product=product,
             expected=expected,
             ledger_position=position,
-            unit_cost=scan.product.purchase_price,
+            unit_cost=product.purchase_price,
         )
-    amount = scan.quantity if quantity is None else Decimal(quantity)
+    amount = scanned_quantity if quantity is None else Decimal(quantity)
     CountLine.objects.filter(pk=line.pk).update(counted=F("counted") + amount)
     return CountEntry.objects.create(line=line, quantity=amount, counted_by=user)
 

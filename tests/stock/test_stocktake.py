@@ -136,3 +136,12 @@ def test_accuracy_uses_the_tolerance(floor):
     count_add(session=session, code=product.barcode, quantity=Decimal(5))
     assert count_review(session).accuracy_percent == Decimal("0.00")
     assert CountSession.objects.get().status == "open"
+
+
+def test_a_case_label_counts_the_items_it_holds(floor):
+    product = stocked(floor, 30)
+    session = count_session_start(location=floor)
+    count_add(session=session, code=f"(02)0{product.barcode}(37)24(10)ANY")
+    assert CountLine.objects.get().counted == 24
+    with pytest.raises(ValidationError, match="Unknown Application Identifier"):
+        count_add(session=session, code=f"010{product.barcode}99X")
