@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from checkout.models import PaymentMethod, Register
 from checkout.pricing import PaymentInput
+from supermarket.models import OverrideKind
+from supermarket.overrides import APPROVAL_PERMISSION
 
 ZERO = Decimal("0")
 
@@ -103,3 +105,40 @@ class ReturnForm(ManagerApprovalForm):
 
     def quantities(self) -> dict[int, Decimal]:
         return {line.pk: self.cleaned_data.get(f"qty-{line.pk}") or ZERO for line in self.sale_lines}
+
+
+class OverrideForm(ManagerApprovalForm):
+    """What the cashier asks a manager to approve at the till, with the manager's credentials."""
+
+    KINDS = [
+        (OverrideKind.VOID_SALE, OverrideKind.VOID_SALE.label),
+        (OverrideKind.PRICE, OverrideKind.PRICE.label),
+        (OverrideKind.STOCK_LIMIT, OverrideKind.STOCK_LIMIT.label),
+    ]
+    kind = forms.ChoiceField(label=_("Override"), choices=KINDS)
+    number = forms.CharField(label=_("Sale number"), required=False, max_length=40)
+    line = forms.TypedChoiceField(label=_("Line"), required=False, coerce=int, empty_value=None)
+    unit_price = forms.DecimalField(
+        label=_("New unit price"), required=False, max_digits=10, decimal_places=2, min_value=ZERO
+    )
+    code = forms.CharField(label=_("Barcode"), required=False, max_length=50)
+
+    def __init__(self, *args, cart_lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["line"].choices = [("", "—")] + [
+            (line.pk, f"{line.product.name} × {line.quantity.normalize()}") for line in cart_lines
+        ]
+
+    def clean(self):
+        kind = self.cleaned_data.get("kind")
+        self.permission = APPROVAL_PERMISSION.get(kind, "")
+        data = super().clean()
+        needed = {
+            OverrideKind.VOID_SALE: ("number",),
+            OverrideKind.PRICE: ("line", "unit_price"),
+            OverrideKind.STOCK_LIMIT: ("code",),
+        }.get(kind, ())
+        for field in needed:
+            if data.get(field) in (None, ""):
+                self.add_error(field, _("Needed for this override."))
+        return data

@@ -32,7 +32,9 @@ from checkout.selectors import Basket, basket, cart_inputs, cart_lines, returned
 from reports.services import SoldLine, sales_daily_add
 from stock.models import MovementKind
 from stock.services import InsufficientStock, Move, stock_move_batch
+from supermarket.models import OverrideKind
 from supermarket.money import money, tax_included
+from supermarket.overrides import override_record, stock_limit_approved
 
 ZERO = Decimal("0")
 
@@ -114,10 +116,17 @@ def sale_complete(
         if existing is None:
             raise
         return SaleResult(existing, created=False)
+    except InsufficientStock:
+        # A manager may have let this cart sell past the stock on hand; looked up only when stock runs short,
+        # so an ordinary sale pays nothing for it.
+        if not stock_limit_approved(str(client_token)):
+            raise
+        with transaction.atomic():
+            sale = _sale_write(client_token, register, totals, payments, paid, user, approved_by, allow_negative=True)
     return SaleResult(sale, created=True)
 
 
-def _sale_write(client_token, register, totals, payments, paid, user, approved_by) -> Sale:
+def _sale_write(client_token, register, totals, payments, paid, user, approved_by, allow_negative=None) -> Sale:
     shift = None
     if not register.online:
         # FOR NO KEY UPDATE: shift_close's FOR UPDATE waits for sales in flight, and a sale waits for a close.
@@ -173,7 +182,17 @@ def _sale_write(client_token, register, totals, payments, paid, user, approved_b
         document=sale,
         user=user,
         allow_expired=approved_by is not None,
+        allow_negative=allow_negative,
     )
+    if approved_by is not None:
+        override_record(
+            kind=OverrideKind.EXPIRED,
+            requested_by=user,
+            approved_by=approved_by,
+            register=register.code,
+            reference=sale.number,
+            amount=totals.total,
+        )
     # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
     promotion_claim(claims=totals.claims)
     day = timezone.localdate(sale.created_at)
@@ -193,10 +212,12 @@ def sale_return(
     user,
     approved_by,
     reference: str = "",
+    override: str = OverrideKind.REFUND,
 ) -> Return:
     """Take back goods from a sale, whole or partly, and record the refund by method.
 
-    Needs checkout.add_return on approved_by (a manager). Locks the sale row so that two returns
+    Needs checkout.add_return on approved_by (a manager) and records the approval as a manager override
+    of kind `override` (a refund, or a void when sale_void returns everything). Locks the sale row so that two returns
     of the same sale cannot together take back more than was sold; refuses any line beyond what is
     left (CheckoutError naming the line). A line returned in full refunds exactly what is left of its
     amount; a partial one its share. Stock goes back through stock_move_batch; rollups get negative lines.
@@ -242,6 +263,14 @@ def sale_return(
     )
     ReturnLine.objects.bulk_create(ReturnLine(ret=ret, sale_line=line, quantity=q, amount=a) for line, q, a in priced)
     Refund.objects.create(ret=ret, method=refund_method, amount=total, reference=reference)
+    override_record(
+        kind=override,
+        requested_by=user,
+        approved_by=approved_by,
+        register=register.code,
+        reference=sale.number,
+        amount=total,
+    )
     stock_move_batch(
         moves=[Move(product=line.product, location=sale.location, quantity=q) for line, q, _a in priced],
         kind=MovementKind.RETURN,

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from checkout import views
+from checkout import override_views, views
 
 app_name = "checkout"
 
@@ -27,4 +27,6 @@ urlpatterns = [
     path("shift/close/", views.shift_close_view, name="shift-close"),
     path("shifts/<int:pk>/", views.shift_report_view, name="shift-report"),
     path("returns/", views.sale_return_view, name="return"),
+    path("override/", override_views.override, name="override"),
+    path("overrides/", override_views.override_list, name="override-list"),
 ]

@@ -9,6 +9,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from supermarket.access import api_denied
 from supermarket.localcache import GenerationCache
 
 # Token -> user, kept per worker: the scan path answers without a database query for authentication.
@@ -65,6 +66,10 @@ def api_auth(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             )
         elif _csrf_failure(request) is not None:
             return JsonResponse({"error": _("CSRF check failed for a session-authenticated request.")}, status=403)
+        # The URL's role rule (supermarket.access), now that the token's user is known.
+        denied = api_denied(request, kwargs)
+        if denied is not None:
+            return denied
         return view(request, *args, **kwargs)
 
     return csrf_exempt(wrapper)

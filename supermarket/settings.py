@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,8 @@ INSTALLED_APPS = [
     "stock",
     "checkout",
     "reports",
+    "supermarket",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -85,10 +88,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "supermarket.access.RoleAccessMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
+    # Last, so that it sees the login views' answers (django-axes).
+    "axes.middleware.AxesMiddleware",
 ROOT_URLCONF = "supermarket.urls"
 WSGI_APPLICATION = "supermarket.wsgi.application"
 
@@ -166,6 +173,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# django-axes counts failed logins per user name and address and refuses further tries for a while.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", "15") / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "security/locked_out.html"
+AXES_ENABLED = envbool("AXES_ENABLED", "True")
+# Browser sessions end this long after the last request (a till left logged in locks itself);
+# supermarket.access.RoleAccessMiddleware renews a session at most once a minute.
+SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", "30") * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Exports from the admin need the model's view permission, like the list they come from.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 # Language, time and money --------------------------------------------------------
 LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -198,6 +220,25 @@ SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Domain settings ----------------------------------------------------------------------
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "False")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: scripts and styles only from our own static files (htmx is vendored; its
+# indicator <style> and hx-on eval are switched off in base.html's htmx-config), nothing framed, no plugins.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "media-src": [CSP.SELF, "blob:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 # May a sale take on-hand below zero? The default refuses with a clear message.
 STOCK_ALLOW_NEGATIVE_SALES = envbool("STOCK_ALLOW_NEGATIVE_SALES", "False")
 # Days between two orders to the same supplier: replenishment orders cover lead time plus this.

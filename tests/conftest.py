@@ -20,8 +20,10 @@ def backroom(db) -> Location:
 def _empty_worker_caches():
     # Rolled-back test transactions never run the on-commit invalidation: start each test with empty caches.
     from catalog.cache import products
+    from supermarket.access import permission_sets
     from supermarket.auth import tokens
 
     products.clear_local()
     tokens.clear_local()
+    permission_sets.clear_local()
     yield

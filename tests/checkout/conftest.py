@@ -10,17 +10,21 @@ from checkout.pricing import LineInput, PaymentInput
 from checkout.services import sale_complete, shift_open
 from stock.models import MovementKind
 from stock.services import Move, stock_move_batch
+from supermarket.roles import CASHIER, MANAGER, user_set_role
 from tests.factories import ProductFactory
 
 
 @pytest.fixture
 def cashier(db):
-    return get_user_model().objects.create_user("cashier1", password="cashier-pass-1")
+    user = get_user_model().objects.create_user("cashier1", password="cashier-pass-1")
+    user_set_role(user=user, role=CASHIER)
+    return user
 
 
 @pytest.fixture
 def manager(db):
     user = get_user_model().objects.create_user("manager1", password="manager-pass-1")
+    user_set_role(user=user, role=MANAGER)
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="checkout", codename__in=["add_return", "override_expired"])
     )

@@ -54,7 +54,9 @@ def test_cashier_scans_a_burst_pays_cash_and_gets_a_receipt(metrics_loaded, live
     from stock.models import MovementKind
     from stock.services import Move, stock_move_batch
 
-    get_user_model().objects.create_user("kasse", password="kasse-pass-1")
+    from supermarket.roles import CASHIER, user_set_role
+
+    user_set_role(user=get_user_model().objects.create_user("kasse", password="kasse-pass-1"), role=CASHIER)
     Register.objects.create(code="T01", name="收银台 1", location=floor)
     first = ProductFactory.create_batch(3, selling_price=Decimal("2.50"))
     burst = ProductFactory.create_batch(10, selling_price=Decimal("1.10"))

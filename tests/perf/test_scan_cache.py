@@ -13,6 +13,7 @@ from checkout.services import api_token_for
 from stock.models import MovementKind
 from stock.services import stock_move
 from supermarket.localcache import GenerationCache
+from supermarket.roles import CASHIER, user_set_role
 from tests.catalog.test_import_files import csv_bytes, row
 from tests.factories import ProductBarcodeFactory, ProductFactory
 
@@ -25,7 +26,9 @@ REDIS_DOWN = {
 
 @pytest.fixture
 def cashier(django_user_model):
-    return django_user_model.objects.create_user("scanner", password="x")
+    user = django_user_model.objects.create_user("scanner", password="x")
+    user_set_role(user=user, role=CASHIER)
+    return user
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""Till actions that need a manager on the spot: voiding a completed sale, overriding a price and selling
+past the stock on hand. Each checks the approver's permission and records the override in the same
+transaction as the change (supermarket.overrides); refunds and expired stock are recorded by
+checkout.services.sale_return and sale_complete."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from catalog.selectors import Scan
+from checkout.models import Cart, CartLine, Register, Return, Sale
+from checkout.pricing import CheckoutError, check_quantity
+from checkout.selectors import returned_so_far
+from checkout.services import sale_return
+from supermarket.models import OverrideKind
+from supermarket.money import money
+from supermarket.overrides import override_check, override_record
+
+ZERO = Decimal("0")
+
+
+@transaction.atomic
+def sale_void(*, sale: Sale, register: Register, user, approved_by) -> Return:
+    """Take back everything still unreturned on a completed sale and refund it by the sale's first payment method.
+
+    Needs supermarket.approve_void_sale on approved_by (OverrideRefused); CheckoutError if nothing is left.
+    Goes through sale_return, so stock, rollups and the refund are those of a full return.
+    """
+    override_check(kind=OverrideKind.VOID_SALE, approved_by=approved_by)
+    returned = returned_so_far(sale)
+    left = {line.pk: line.quantity - returned.get(line.pk, (ZERO, ZERO))[0] for line in sale.lines.all()}
+    if not any(left.values()):
+        raise CheckoutError(_("Sale %(number)s has already been returned in full.") % {"number": sale.number})
+    payment = sale.payments.order_by("pk").first()
+    return sale_return(
+        sale=sale,
+        quantities=left,
+        refund_method=payment.method,
+        register=register,
+        user=user,
+        approved_by=approved_by,
+        reference=_("void"),
+        override=OverrideKind.VOID_SALE,
+    )
+
+
+@transaction.atomic
+def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, approved_by) -> CartLine:
+    """Charge a cart line at a manager's unit price. The line then keeps its amount like a scale label does (its
+    quantity is fixed; void it to change). Refuses prices below zero or with more than 2 decimals."""
+    line = CartLine.objects.select_for_update().select_related("product").filter(cart=cart, pk=line_id).first()
+    if line is None:
+        raise CheckoutError(_("That line is no longer in this sale."), field="line")
+    if unit_price < 0 or unit_price.as_tuple().exponent < -2:
+        raise CheckoutError(_("Enter a price of zero or more with at most 2 decimals."), field="unit_price")
+    old = line.amount if line.amount is not None else money(line.product.selling_price * line.quantity)
+    line.amount = money(unit_price * line.quantity)
+    line.save(update_fields=["amount"])
+    override_record(
+        kind=OverrideKind.PRICE,
+        requested_by=user,
+        approved_by=approved_by,
+        register=cart.register.code,
+        reference=str(cart.token),
+        detail=f"{line.product.name} × {line.quantity.normalize()}: {old} → {line.amount}",
+        amount=line.amount,
+    )
+    return line
+
+
+@transaction.atomic
+def cart_add_past_stock(*, cart: Cart, scan: Scan, user, approved_by) -> CartLine:
+    """Add a scanned item although the cart would then hold more than is on hand (the count is known to be
+    wrong, the goods are in the customer's hands). The approval covers this cart: its sale may take on-hand
+    below zero (checkout.services.sale_complete)."""
+    check_quantity(scan.product, scan.quantity, field="quantity")
+    override_record(
+        kind=OverrideKind.STOCK_LIMIT,
+        requested_by=user,
+        approved_by=approved_by,
+        register=cart.register.code,
+        reference=str(cart.token),
+        detail=f"{scan.product.name} × {scan.quantity.normalize()}",
+    )
+    same = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True)
+    if scan.amount is None and same.update(quantity=F("quantity") + scan.quantity):
+        return same.get()
+    return CartLine.objects.create(
+        cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
+    )
