@@ -16,12 +16,13 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldError, ValidationError
 from django.db import transaction
-from django.db.models import Avg, Max, Sum
+from django.db.models import Avg, DecimalField, F, Max, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Product, ProductBarcode
-from stock.models import Location, PurchaseOrder, ReplenishmentSuggestion, StockLevel
+from stock.models import Location, PurchaseOrder, PurchaseOrderLine, ReplenishmentSuggestion, StockLevel
 from stock.purchasing import OrderLine, on_order_quantities, purchase_order_create
 
 ZERO = Decimal("0")
@@ -133,6 +134,25 @@ def suggestion_rows(suggestions: Iterable[ReplenishmentSuggestion]) -> list[Sugg
         )
         rows.append(SuggestionRow(suggestion, have, coming, demand, pack, quantity))
     return rows
+
+
+def out_of_stock_on_order() -> QuerySet[PurchaseOrderLine]:
+    """Open order lines still to come for products that have nothing left at the order's location,
+    each with on_hand annotated, soonest expected first."""
+    on_hand = (
+        StockLevel.objects.filter(product=OuterRef("product"), location=OuterRef("order__location"))
+        .order_by()
+        .values("product")
+        .annotate(total=Sum("on_hand"))
+        .values("total")
+    )
+    return (
+        PurchaseOrderLine.objects.filter(order__status__in=PurchaseOrder.OPEN, quantity__gt=F("received_quantity"))
+        .annotate(on_hand=Coalesce(Subquery(on_hand), Value(ZERO), output_field=DecimalField()))
+        .filter(on_hand__lte=0)
+        .select_related("product", "order__supplier", "order__location")
+        .order_by("order__expected_date", "product__name")
+    )
 
 
 def open_suggestions():

@@ -278,7 +278,8 @@ def replenishment_list(request: HttpRequest) -> HttpResponse:
     groups: dict = {}
     for row in rows:
         groups.setdefault(row.suggestion.product.supplier, []).append(row)
-    return render(request, "stock/replenishment.html", {"groups": groups.items(), "dismiss_form": DismissForm()})
+    context = {"groups": groups.items(), "on_order": replenishment.out_of_stock_on_order()}
+    return render(request, "stock/replenishment.html", context)
 
 
 @require_POST

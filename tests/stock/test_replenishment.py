@@ -12,6 +12,7 @@ from stock.purchasing import OrderLine, purchase_order_create
 from stock.replenishment import (
     expected_daily_demand,
     open_suggestions,
+    out_of_stock_on_order,
     suggested_quantity,
     suggestion_dismiss,
     suggestion_rows,
@@ -149,3 +150,19 @@ def test_a_stored_forecast_wins_over_the_sales_average(floor, settings):
     expected = Decimal(sum(d % 2 * 10 for d in range(horizon))) / horizon
     assert expected_daily_demand(product, floor) == expected
     assert expected_daily_demand(ProductFactory(), floor) == 0
+
+
+def test_out_of_stock_products_with_an_open_order_are_listed_with_it(floor, backroom):
+    empty, stocked_elsewhere, stocked = ProductFactory(), ProductFactory(), ProductFactory()
+    stock_move_batch(moves=[Move(stocked_elsewhere, backroom, Decimal(9))], kind=MovementKind.RECEIPT)
+    stock_move_batch(moves=[Move(stocked, floor, Decimal(2))], kind=MovementKind.RECEIPT)
+    for product in (empty, stocked_elsewhere, stocked):
+        purchase_order_create(supplier=product.supplier, location=floor, lines=[OrderLine(product, Decimal(6))])
+    cancelled = ProductFactory()
+    order = purchase_order_create(supplier=cancelled.supplier, lines=[OrderLine(cancelled, Decimal(6))])
+    PurchaseOrder.objects.filter(pk=order.pk).update(status=PurchaseOrder.Status.CANCELLED)
+    rows = list(out_of_stock_on_order())
+    assert {(line.product, line.on_hand, line.outstanding) for line in rows} == {
+        (empty, 0, 6),
+        (stocked_elsewhere, 0, 6),
+    }
