@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.models import Category, Product
 from reports.models import Forecast, ForecastDay, SalesCategoryDaily, SalesDaily
 from stock.models import Location, StockLevel
-from supermarket.money import money
+from supermarket.money import money, quantity
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -57,7 +57,8 @@ def _share(part: Decimal, whole: Decimal) -> Decimal:
 
 
 def _margin(row) -> None:
-    row.cost = money(row.cost)
+    # SQLite (the embedded demo) adds decimals as floats: round the sums back to their places.
+    row.quantity, row.amount, row.cost = quantity(row.quantity), money(row.amount), money(row.cost)
     row.margin = row.amount - row.cost
     row.margin_percent = _share(row.margin, row.amount) if row.amount else None
 
@@ -125,7 +126,7 @@ class DaySales:
 
 def _amount_by_day(start: date, end: date, location: Location | None) -> dict[date, tuple[Decimal, Decimal]]:
     rows = _sales(start, end, location).values("day").annotate(amount=Sum("amount"), quantity=Sum("quantity"))
-    return {r["day"]: (r["amount"], r["quantity"]) for r in rows.order_by()}
+    return {r["day"]: (money(r["amount"]), quantity(r["quantity"])) for r in rows.order_by()}
 
 
 def daily_trend(*, start: date, end: date, location: Location | None = None) -> Table:

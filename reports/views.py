@@ -16,6 +16,7 @@ from reports.forms import ForecastRunForm, ReportFilterForm
 from reports.models import JobRun
 from reports.selectors import Table
 from stock.models import Location
+from supermarket.jobs import JobsUnavailable
 
 
 @dataclass(frozen=True)
@@ -152,15 +153,21 @@ def forecast(request: HttpRequest, product_id: int) -> HttpResponse:
 @staff_member_required
 def jobs(request: HttpRequest) -> HttpResponse:
     form = ForecastRunForm(request.POST or None, initial={"location": Location.default()})
+    status = 200
     if request.method == "POST" and form.is_valid():
-        batch = services.forecast_batch_start(
-            location=form.cleaned_data["location"],
-            history_end=form.cleaned_data["history_end"],
-            horizon=form.cleaned_data["horizon"],
-        )
-        return redirect("reports:job-detail", job_id=batch.pk)
+        try:
+            batch = services.forecast_batch_start(
+                location=form.cleaned_data["location"],
+                history_end=form.cleaned_data["history_end"],
+                horizon=form.cleaned_data["horizon"],
+            )
+        except JobsUnavailable as error:
+            form.add_error(None, str(error))
+            status = 503
+        else:
+            return redirect("reports:job-detail", job_id=batch.pk)
     runs = JobRun.objects.filter(parent=None)[:50]
-    return TemplateResponse(request, "reports/jobs.html", {"runs": runs, "form": form})
+    return TemplateResponse(request, "reports/jobs.html", {"runs": runs, "form": form}, status=status)
 
 
 @staff_member_required
@@ -177,6 +184,6 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(JobRun, pk=job_id)
     try:
         services.job_retry(job=job)
-    except services.JobNotRetryable as error:
+    except (services.JobNotRetryable, JobsUnavailable) as error:
         messages.error(request, str(error))
     return redirect("reports:job-detail", job_id=job.pk)
