@@ -37,9 +37,8 @@ class ReceiptLineForm(forms.Form):
 
 
 class ReceiveOrderForm(forms.Form):
-    order = forms.ModelChoiceField(
-        label=gettext_lazy("Purchase order"), queryset=PurchaseOrder.objects.filter(status__in=PurchaseOrder.RECEIVABLE)
-    )
+    # Any order: receipt_start says why a draft, cancelled or received one cannot be received.
+    order = forms.ModelChoiceField(label=gettext_lazy("Purchase order"), queryset=PurchaseOrder.objects.all())
 
 
 class DirectDeliveryForm(forms.Form):

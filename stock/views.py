@@ -53,6 +53,11 @@ def _errors(exc: Exception) -> list[str]:
     return exc.messages if isinstance(exc, ValidationError) else [str(exc)]
 
 
+def _flash_errors(request: HttpRequest, exc: Exception) -> None:
+    for error in _errors(exc):
+        messages.error(request, error)
+
+
 def _form_errors(form) -> list[str]:
     return [error for errors in form.errors.values() for error in errors]
 
@@ -94,22 +99,24 @@ def receiving_start(request: HttpRequest) -> HttpResponse:
     try:
         receipt = receiving.receipt_start(user=request.user, **kwargs)
     except ValidationError as exc:
-        for error in exc.messages:
-            messages.error(request, error)
+        _flash_errors(request, exc)
         return redirect("stock:receiving-list")
     return redirect("stock:receipt-detail", pk=receipt.pk)
 
 
+def _page_or_fragment(
+    request: HttpRequest, template: str, fragment: str, context: dict, message: str = "", error: str = ""
+) -> HttpResponse:
+    """The whole page, or for htmx only the fragment a scan changes. A refused scan answers 422 with the
+    message in the fragment (the back-store layout tells htmx to swap 422 answers)."""
+    name = f"{template}#{fragment}" if request.htmx else template
+    status = 422 if error and request.htmx else 200
+    return render(request, name, {**context, "message": message, "error": error}, status=status)
+
+
 def _receipt_page(request: HttpRequest, receipt: Receipt, message: str = "", error: str = "") -> HttpResponse:
-    template = "stock/receipt.html#sheet" if request.htmx else "stock/receipt.html"
-    context = {
-        "receipt": receipt,
-        "rows": receiving.receipt_sheet(receipt),
-        "scan_form": ScanForm(),
-        "message": message,
-        "error": error,
-    }
-    return render(request, template, context, status=422 if error and request.htmx else 200)
+    context = {"receipt": receipt, "rows": receiving.receipt_sheet(receipt)}
+    return _page_or_fragment(request, "stock/receipt.html", "sheet", context, message, error)
 
 
 @staff_permission("stock.add_receipt")
@@ -159,8 +166,7 @@ def receipt_post(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         receiving.receipt_post(receipt=receipt, user=request.user)
     except (ValidationError, InsufficientStock) as exc:
-        for error in _errors(exc):
-            messages.error(request, error)
+        _flash_errors(request, exc)
         return redirect("stock:receipt-detail", pk=pk)
     messages.success(request, _("%(receipt)s posted.") % {"receipt": receipt})
     return redirect("stock:receiving-list")
@@ -187,21 +193,13 @@ def count_list(request: HttpRequest) -> HttpResponse:
 
 
 def _count_page(request: HttpRequest, session: CountSession, message: str = "", error: str = "") -> HttpResponse:
-    template = "stock/count.html#entries" if request.htmx else "stock/count.html"
     entries = (
         CountEntry.objects.filter(line__session=session, counted_by=request.user)
         .select_related("line__product")
         .order_by("-id")[:30]
     )
-    context = {
-        "session": session,
-        "entries": entries,
-        "totals": stocktake.count_totals(session),
-        "form": CountForm(),
-        "message": message,
-        "error": error,
-    }
-    return render(request, template, context, status=422 if error and request.htmx else 200)
+    context = {"session": session, "entries": entries, "totals": stocktake.count_totals(session)}
+    return _page_or_fragment(request, "stock/count.html", "entries", context, message, error)
 
 
 @staff_permission("stock.add_countentry")
@@ -262,8 +260,7 @@ def count_post(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         stocktake.count_post(session=session, user=request.user)
     except ValidationError as exc:
-        for error in exc.messages:
-            messages.error(request, error)
+        _flash_errors(request, exc)
     else:
         messages.success(request, _("%(session)s posted.") % {"session": session})
     return redirect("stock:count-review", pk=pk)
@@ -289,8 +286,7 @@ def replenishment_order(request: HttpRequest) -> HttpResponse:
     try:
         result = replenishment.suggestions_order(suggestions=chosen, user=request.user)
     except ValidationError as exc:
-        for error in exc.messages:
-            messages.error(request, error)
+        _flash_errors(request, exc)
         return redirect("stock:replenishment")
     for order in result.orders:
         messages.success(
@@ -315,8 +311,7 @@ def suggestion_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         if request.htmx:
             # The row stays as it is; the browser's required field keeps a blank reason from getting here.
             return HttpResponse(" ".join(exc.messages), status=422, headers={"HX-Reswap": "none"})
-        for error in exc.messages:
-            messages.error(request, error)
+        _flash_errors(request, exc)
         return redirect("stock:replenishment")
     if request.htmx:
         return HttpResponse("")  # the row is swapped out of the list
@@ -346,8 +341,7 @@ def expired_write_off(request: HttpRequest) -> HttpResponse:
     try:
         write_off = transfers.write_off_expired(location=location, user=request.user)
     except (ValidationError, InsufficientStock) as exc:
-        for error in _errors(exc):
-            messages.error(request, error)
+        _flash_errors(request, exc)
     else:
         messages.success(request, _("%(doc)s: expired lots written off.") % {"doc": write_off})
     return redirect("stock:near-expiry")

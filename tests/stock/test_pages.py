@@ -174,3 +174,11 @@ def test_starting_a_count_from_the_page(client, manager, floor):
     assert response.url == reverse("stock:count-detail", args=[session.pk])
     assert session.tolerance_percent == Decimal("1.5")
     assert b"count-scan" in client.get(response.url).content
+
+
+def test_receiving_a_cancelled_order_says_so_and_starts_nothing(client, manager, order):
+    order.status = PurchaseOrder.Status.CANCELLED
+    order.save(update_fields=["status"])
+    page = client.post(reverse("stock:receiving-start"), {"order": order.pk}, follow=True)
+    assert f"{order} is cancelled and cannot be received." in page.content.decode()
+    assert not Receipt.objects.exists()
