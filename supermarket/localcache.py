@@ -8,6 +8,12 @@ the commit has filled it under the old generation and throws it away on its next
 request. Random values rather than a counter: a Redis restart that loses the key
 cannot bring an old generation back.
 
+Within a request the generations of every GenerationCache are read together, in one
+MGET when the first of them is needed, and held until the request ends (Django's
+request_started / request_finished signals): a scan that checks its token, the
+user's permissions and the product costs one round trip to Redis, not three.
+Outside requests (commands, jobs) each `get` reads its generation afresh.
+
 If the cache backend cannot be reached, `get` loads from the database every time
 (nothing cached can be trusted when invalidations cannot be seen) and logs that
 once, and again once when it is back.
@@ -21,12 +27,44 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.core.cache import caches
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+_registry: list["GenerationCache"] = []
+_request = threading.local()
+
+
+def _request_begins(**kwargs) -> None:
+    _request.generations = {}
+
+
+def _request_ends(**kwargs) -> None:
+    _request.generations = None
+
+
+request_started.connect(_request_begins, dispatch_uid="localcache-request-started")
+request_finished.connect(_request_ends, dispatch_uid="localcache-request-finished")
+
+
+def _read_generations(alias: str) -> dict[str, str] | Exception:
+    """Every registered generation on this cache alias, in one round trip; the error if it cannot be reached."""
+    cache = caches[alias]
+    keys = [c.key for c in _registry if c.alias == alias]
+    try:
+        found = cache.get_many(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            # First use, or Redis lost the keys: start generations nobody can have cached under.
+            for key in missing:
+                cache.add(key, secrets.token_hex(8), timeout=None)
+            found.update(cache.get_many(missing))
+    except (RedisError, OSError) as exc:
+        return exc
+    return found
 
 
 class GenerationCache:
@@ -40,26 +78,27 @@ class GenerationCache:
         self._generation: str | None = None
         self._lock = threading.Lock()
         self.unreachable = False
+        _registry.append(self)
 
     def _current_generation(self) -> str | None:
         """The shared generation, or None if the cache backend cannot be reached."""
-        cache = caches[self.alias]
-        try:
-            generation = cache.get(self.key)
-            if generation is None:
-                # First use, or Redis lost the key: start a generation nobody can have cached under.
-                cache.add(self.key, secrets.token_hex(8), timeout=None)
-                generation = cache.get(self.key)
-        except (RedisError, OSError) as exc:
+        snapshot = getattr(_request, "generations", None)
+        if snapshot is not None and self.alias in snapshot:
+            generations = snapshot[self.alias]
+        else:
+            generations = _read_generations(self.alias)
+            if snapshot is not None:
+                snapshot[self.alias] = generations
+        if isinstance(generations, Exception):
             self.clear_local()  # what it holds may miss invalidations made while the cache is down
             if not self.unreachable:
                 self.unreachable = True
-                logger.warning("cache unreachable, %s read from the database: %s", self.key, exc)
+                logger.warning("cache unreachable, %s read from the database: %s", self.key, generations)
             return None
         if self.unreachable:
             self.unreachable = False
             logger.warning("cache reachable again, %s cached", self.key)
-        return generation
+        return generations.get(self.key)
 
     def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
         generation = self._current_generation()
