@@ -1,0 +1,368 @@
+"""Scale benchmark: the scan path and sales over HTTP behind gunicorn, each against a baseline run beside it.
+
+    createdb -h 127.0.0.1 -U postgres sm_perf_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sm_perf_bench REDIS_URL=redis://127.0.0.1:6379/11 SECRET_KEY=x \\
+        .venv/bin/python bench/bench_scale.py [--duration 15] [--large 200000]
+
+One gunicorn (supermarket/gunicorn.conf.py, DJANGO_SETTINGS_MODULE=bench.settings: production middleware and
+URLs plus the bare hello view and the per-line sale) serves every run; wrk (Debian package) drives it and pgbench
+gives the database's own lock-update-insert rates. Prints each figure, its baseline and the ratio.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supermarket.settings")
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Permission  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from catalog.models import Category, Product, Supplier  # noqa: E402
+from checkout.models import SaleLine  # noqa: E402
+from checkout.services import api_token_for  # noqa: E402
+from stock.models import Location, MovementKind, StockLevel  # noqa: E402
+from stock.services import Move, stock_move_batch  # noqa: E402
+from tests.factories import ean13  # noqa: E402
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+FIRST = 7_000_000  # barcode numbers of the benchmark's products: ean13(FIRST + i)
+SOLD = 2000  # products stocked and sold
+
+SCAN_LUA = """
+local codes = {}
+for line in io.lines("%(codes)s") do codes[#codes + 1] = line end
+math.randomseed(os.time() + tonumber(string.match(tostring({}), "0x(%%x+)"), 16) %% 1000003)
+wrk.headers["Authorization"] = "Token %(key)s"
+request = function()
+  return wrk.format("GET", "/api/products/" .. codes[math.random(#codes)])
+end
+"""
+
+SALE_LUA = """
+local codes = {}
+for line in io.lines("%(codes)s") do codes[#codes + 1] = line end
+math.randomseed(os.time() + tonumber(string.match(tostring({}), "0x(%%x+)"), 16) %% 1000003)
+wrk.headers["Authorization"] = "Token %(key)s"
+wrk.headers["Content-Type"] = "application/json"
+local hot = "%(hot)s"
+local function uuid()
+  return string.gsub("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", "[xy]", function(c)
+    local v = (c == "x") and math.random(0, 15) or math.random(8, 11)
+    return string.format("%%x", v)
+  end)
+end
+request = function()
+  local lines, seen = {}, {}
+  if hot ~= "" then lines[1] = '{"code": "' .. hot .. '"}'; seen[hot] = true end
+  while #lines < 5 do
+    local code = codes[math.random(#codes)]
+    if not seen[code] then seen[code] = true; lines[#lines + 1] = '{"code": "' .. code .. '"}' end
+  end
+  local body = '{"client_token": "' .. uuid() .. '", "lines": [' .. table.concat(lines, ", ")
+    .. '], "payments": [{"method": "cash", "amount": "10000.00"}]}'
+  return wrk.format("POST", "%(path)s", nil, body)
+end
+response = function(status, headers, body)
+  if status ~= 201 and status ~= 200 then io.stderr:write(status .. " " .. body:sub(1, 200) .. "\\n") end
+end
+"""
+
+PGBENCH_SETUP = """
+DROP TABLE IF EXISTS bench_level, bench_ledger;
+CREATE TABLE bench_level (id int PRIMARY KEY, on_hand numeric(14, 3) NOT NULL);
+CREATE TABLE bench_ledger (id bigserial PRIMARY KEY, level_id int NOT NULL, quantity numeric(14, 3),
+                           balance_after numeric(14, 3), created_at timestamptz DEFAULT now());
+INSERT INTO bench_level SELECT g, 1000000 FROM generate_series(1, 100000) g;
+"""
+
+PGBENCH_SCRIPT = """
+\\set id %(id)s
+BEGIN;
+SELECT on_hand FROM bench_level WHERE id = :id FOR UPDATE;
+UPDATE bench_level SET on_hand = on_hand - 1 WHERE id = :id;
+INSERT INTO bench_ledger (level_id, quantity, balance_after) VALUES (:id, -1, 0);
+END;
+"""
+
+
+def wrk(url: str, connections: int, duration: int, script: str | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency"]
+    if script:
+        command += ["-s", script]
+    drain()
+    load = os.getloadavg()[0]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    text = out.stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", text)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket = re.search(r"Socket errors: (.*)", text)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        "avg": ms("Latency"),
+        "p99": ms("99%"),
+        "requests": int(re.search(r"(\d+) requests in", text).group(1)),
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "socket": socket.group(1) if socket else "",
+        "stderr": out.stderr.strip()[:300],
+        "load": load,
+    }
+
+
+def drain() -> None:
+    """Wait until the server has worked off the connections a run left queued in its backlog."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            urllib.request.urlopen(f"{BASE}/bench/hello", timeout=30).read()
+        except OSError:
+            continue
+        if time.perf_counter() - started < 0.1:
+            return
+        time.sleep(1)
+
+
+def show(name: str, result: dict) -> None:
+    extra = f", non-2xx {result['non2xx']}" if result["non2xx"] else ""
+    extra += f", socket errors: {result['socket']}" if result["socket"] else ""
+    print(
+        f"  {name:<44} {result['rps']:>8.0f} req/s  avg {result['avg']:7.1f} ms  p99 {result['p99']:7.1f} ms"
+        f"  ({result['requests']} requests{extra}; load {result['load']:.1f})",
+        flush=True,
+    )
+    if result["stderr"]:
+        print(f"    stderr: {result['stderr']}")
+
+
+def pgbench(clients: int, duration: int, hot: bool) -> float:
+    dsn = settings.DATABASES["default"]
+    script = Path(tempfile.mkstemp(suffix=".sql")[1])
+    script.write_text(PGBENCH_SCRIPT % {"id": "1" if hot else "random(1, 100000)"})
+    out = subprocess.run(
+        ["pgbench", "-n", "-f", str(script), f"-c{clients}", "-j2", f"-T{duration}",
+         "-h", dsn["HOST"], "-p", str(dsn["PORT"] or 5432), "-U", dsn["USER"], dsn["NAME"]],
+        capture_output=True, text=True, check=True, env={**os.environ, "PGPASSWORD": dsn.get("PASSWORD") or ""},
+    )  # fmt: skip
+    return float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))
+
+
+def products_ensure(total: int) -> list[str]:
+    """At least `total` benchmark products (bulk insert: benchmark data, no history); the first SOLD stocked."""
+    category, _ = Category.objects.get_or_create(name="基准 Bench", parent=None)
+    supplier, _ = Supplier.objects.get_or_create(name="基准供应商 Bench")
+    have = Product.objects.filter(name__startswith="基准商品").count()
+    batch = []
+    for i in range(have, total):
+        batch.append(
+            Product(
+                barcode=ean13(FIRST + i), name=f"基准商品 {i}", name_en=f"Bench product {i}", category=category,
+                supplier=supplier, purchase_price=Decimal("3.2000"), selling_price=Decimal("4.50"),
+            )
+        )  # fmt: skip
+        if len(batch) == 10_000:
+            Product.objects.bulk_create(batch)
+            batch = []
+    Product.objects.bulk_create(batch)
+    return [ean13(FIRST + i) for i in range(total)]
+
+
+def stock_ensure(codes: list[str], location: Location) -> None:
+    products = list(Product.objects.filter(barcode__in=codes))
+    stocked = set(
+        StockLevel.objects.filter(product__in=products, location=location, on_hand__gte=100_000).values_list(
+            "product_id", flat=True
+        )
+    )
+    moves = [Move(p, location, Decimal(1_000_000)) for p in products if p.pk not in stocked]
+    for start in range(0, len(moves), 500):
+        stock_move_batch(moves=moves[start : start + 500], kind=MovementKind.RECEIPT, reference="bench")
+
+
+def server_start(workers: str) -> subprocess.Popen:
+    try:
+        urllib.request.urlopen(f"{BASE}/bench/hello", timeout=1)
+        raise SystemExit(f"something already answers on port {PORT}; stop it first")
+    except OSError:
+        pass
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "PORT": str(PORT),
+        "REQUEST_LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",
+        # No recycling: the memory figure is taken after every request of the run.
+        "GUNICORN_MAX_REQUESTS": "10000000",
+    }
+    if workers:
+        env["WEB_CONCURRENCY"] = workers
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "supermarket/gunicorn.conf.py", "supermarket.wsgi"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/bench_scale_gunicorn.log", "w"),
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{BASE}/bench/hello", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start; see /tmp/bench_scale_gunicorn.log")
+
+
+def worker_rss_mb(server: subprocess.Popen) -> list[float]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+    return sizes
+
+
+def ledger_ok() -> bool:
+    try:
+        call_command("check_stock_ledger", verbosity=0)
+    except SystemExit as exit_:
+        return not exit_.code
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=200_000)
+    parser.add_argument("--workers", default="")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0, skip_checks=True)
+    location = Location.default()
+    user, _ = get_user_model().objects.get_or_create(username="bench-client")
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_product", "add_sale", "view_sale"], content_type__app_label__in=["catalog", "checkout"]
+        )
+    )
+    key = api_token_for(user).key
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    codes = products_ensure(args.small)
+    stock_ensure(codes[:SOLD], location)
+    sold_codes = tmp / "sold.txt"
+    sold_codes.write_text("\n".join(codes[:SOLD]) + "\n")
+    hot = codes[0]
+
+    def lua(name: str, template: str, **values) -> str:
+        path = tmp / name
+        path.write_text(template % {"key": key, **values})
+        return str(path)
+
+    scan_small = lua("scan-small.lua", SCAN_LUA, codes=sold_codes)
+    with connection.cursor() as cursor:
+        cursor.execute(PGBENCH_SETUP)
+
+    cpus = os.cpu_count()
+    server = server_start(args.workers)
+    d = args.duration
+    try:
+        print(f"machine: {cpus} cores, load average {os.getloadavg()[0]:.1f}; gunicorn {server_config()}")
+        print(f"scan path ({args.small} products):")
+        # Warm-up: every worker fills its product cache once (steady state at a store: the same products all day).
+        warm = wrk(BASE, 8, max(d, 10), scan_small)
+        print(f"  warm-up: {warm['requests']} scans at 8 connections")
+        hello = wrk(f"{BASE}/bench/hello", 1000, d)
+        show("baseline: bare hello view, 1000 connections", hello)
+        scan = wrk(BASE, 1000, d, scan_small)
+        show("GET /api/products/<code>, 1000 connections", scan)
+        print(f"  ratio scan/hello throughput: {scan['rps'] / hello['rps']:.2f} (target >= 0.95)")
+        scan100 = wrk(BASE, 100, d, scan_small)
+        show("GET /api/products/<code>, 100 connections", scan100)
+        print(f"  p99 at 100 connections: {scan100['p99']:.1f} ms (target <= 60 ms)")
+
+        print("sales (5 lines, 100 clients):")
+        before = SaleLine.objects.count()
+        naive = wrk(BASE, 100, d, lua("naive.lua", SALE_LUA, codes=sold_codes, hot="", path="/bench/sale-per-line"))
+        show("baseline: per-line ORM sale", naive)
+        fast = wrk(BASE, 100, d, lua("sale.lua", SALE_LUA, codes=sold_codes, hot="", path="/api/sales"))
+        show("POST /api/sales", fast)
+        print(f"  ratio: {fast['rps'] / naive['rps']:.2f}x the per-line sale (target >= 3x, >= 500 sales/s)")
+        hot_before = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
+        hot_lines_before = SaleLine.objects.filter(product__barcode=hot).count()
+        hot_sales = wrk(BASE, 100, d, lua("hot.lua", SALE_LUA, codes=sold_codes, hot=hot, path="/api/sales"))
+        show("POST /api/sales, every sale with one hot product", hot_sales)
+        pg_hot = pgbench(100, d, hot=True)
+        pg_random = pgbench(100, d, hot=False)
+        print(
+            f"  baseline pgbench lock-update-insert, 100 clients: hot row {pg_hot:.0f} tps, random rows {pg_random:.0f}"
+        )
+        print(f"  ratio hot sales / pgbench hot row: {hot_sales['rps'] / pg_hot:.2f} (target >= 0.40)")
+        hot_after = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
+        hot_sold = SaleLine.objects.filter(product__barcode=hot).count() - hot_lines_before
+        print(
+            f"  hot product: on-hand fell by {hot_before - hot_after}, lines sold {hot_sold}"
+            f" ({'no lost update' if hot_before - hot_after == hot_sold else 'MISMATCH'});"
+            f" {SaleLine.objects.count() - before} sale lines written; check_stock_ledger"
+            f" {'passes' if ledger_ok() else 'FAILS'}"
+        )
+
+        total = hello["requests"] + scan["requests"] + scan100["requests"]
+        total += naive["requests"] + fast["requests"] + hot_sales["requests"]
+        while total < 100_000:
+            total += wrk(BASE, 100, d, scan_small)["requests"]
+        rss = worker_rss_mb(server)
+        print(
+            f"memory after {total} requests over {len(rss)} workers: RSS "
+            + ", ".join(f"{mb:.0f}" for mb in rss)
+            + " MB (target <= 150 MB each)"
+        )
+    finally:
+        server.terminate()
+        server.wait()
+
+    print(f"catalog growth ({args.small} -> {args.large} products):")
+    started = time.perf_counter()
+    all_codes = products_ensure(args.large)
+    print(f"  {args.large} products present ({time.perf_counter() - started:.0f} s); ANALYZE")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    large_codes = tmp / "large.txt"
+    large_codes.write_text("\n".join(all_codes) + "\n")
+    server = server_start(args.workers)
+    try:
+        small = wrk(BASE, 100, d, scan_small)
+        show(f"scan, {args.small}-product codes, 100 connections", small)
+        large = wrk(BASE, 100, d, lua("scan-large.lua", SCAN_LUA, codes=large_codes))
+        show(f"scan, codes from all {args.large}, 100 connections", large)
+        print(f"  ratio p99 large/small: {large['p99'] / small['p99']:.2f} (target <= 1.10)")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def server_config() -> str:
+    workers = os.getenv("WEB_CONCURRENCY") or (os.cpu_count() or 1) * 2
+    return f"{workers} sync workers, CONN_MAX_AGE={settings.DATABASES['default']['CONN_MAX_AGE']}"
+
+
+if __name__ == "__main__":
+    main()
