@@ -6,6 +6,7 @@ out (a version number in the shared cache), so a scan costs one cache read, not 
 docs/PROMOTIONS.md states the precedence.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from catalog.models import Category, Product
 from checkout.models import Promotion
@@ -27,6 +29,8 @@ ZERO = Decimal("0")
 ONE = Decimal("1")
 HUNDRED = Decimal("100")
 Kind, Scope = Promotion.Kind, Promotion.Scope
+logger = logging.getLogger(__name__)
+
 VERSION_KEY = "checkout:promotions:version"
 # A backstop for what no version bump reports (a category moved under another, a window opening later than load
 # time is handled by the rules themselves): rules are reloaded at least this often.
@@ -110,14 +114,24 @@ def _descendants(categories: Sequence[int], children: dict[int | None, list[int]
 
 
 def load_rule_book(now: datetime | None = None) -> RuleBook:
-    """Read the active promotions not over at `now` (three queries) into a RuleBook."""
+    """Read the active promotions not over at `now` into a RuleBook (four queries, plain values: no model
+    instances for the products and categories they cover)."""
     now = now or timezone.now()
-    promotions = list(
-        Promotion.objects.filter(active=True, ends_at__gt=now).prefetch_related("products", "categories").order_by("pk")
-    )
+    promotions = list(Promotion.objects.filter(active=True, ends_at__gt=now).order_by("pk"))
+    ids = [p.pk for p in promotions]
+    products: dict[int, list[int]] = {}
+    for promotion_id, product_id in Promotion.products.through.objects.filter(promotion_id__in=ids).values_list(
+        "promotion_id", "product_id"
+    ):
+        products.setdefault(promotion_id, []).append(product_id)
+    categories: dict[int, list[int]] = {}
+    for promotion_id, category_id in Promotion.categories.through.objects.filter(promotion_id__in=ids).values_list(
+        "promotion_id", "category_id"
+    ):
+        categories.setdefault(promotion_id, []).append(category_id)
     children: dict[int | None, list[int]] = {}
-    if any(p.scope == Scope.CATEGORIES for p in promotions):
-        for pk, parent in Category.objects.values_list("pk", "parent_id"):
+    if categories:
+        for pk, parent in Category.objects.order_by().values_list("pk", "parent_id"):
             children.setdefault(parent, []).append(pk)
     book = RuleBook()
     for p in promotions:
@@ -135,8 +149,8 @@ def load_rule_book(now: datetime | None = None) -> RuleBook:
             ends_at=p.ends_at,
             limit_per_sale=p.limit_per_sale,
             quantity_left=p.quantity_left,
-            product_ids=frozenset(x.pk for x in p.products.all()) if p.scope == Scope.PRODUCTS else frozenset(),
-            category_ids=_descendants([c.pk for c in p.categories.all()], children)
+            product_ids=frozenset(products.get(p.pk, ())) if p.scope == Scope.PRODUCTS else frozenset(),
+            category_ids=_descendants(categories.get(p.pk, ()), children)
             if p.scope == Scope.CATEGORIES
             else frozenset(),
         )
@@ -154,6 +168,7 @@ def load_rule_book(now: datetime | None = None) -> RuleBook:
 
 _loaded: tuple[object, float, RuleBook] | None = None
 _lock = threading.Lock()
+_unreachable = False
 
 
 def rules_changed() -> None:
@@ -163,8 +178,18 @@ def rules_changed() -> None:
 
 def rule_book() -> RuleBook:
     """The rules in force, loaded once per process and reloaded after rules_changed() or RELOAD_SECONDS."""
-    global _loaded
-    version = cache.get(VERSION_KEY)
+    global _loaded, _unreachable
+    try:
+        version = cache.get(VERSION_KEY)
+    except (RedisError, OSError) as exc:
+        # Redis down must not stop the tills: without the shared version no loaded book can be trusted,
+        # so the rules are read from the database for every pricing until Redis is back. Logged once.
+        if not _unreachable:
+            logger.warning("cache unreachable, promotion rules read from the database: %s", exc)
+        _unreachable = True
+        version = object()
+    else:
+        _unreachable = False
     loaded = _loaded
     if loaded is not None and loaded[0] == version and time.monotonic() - loaded[1] < RELOAD_SECONDS:
         return loaded[2]
