@@ -11,7 +11,9 @@ rendered one is a wrong code; the target is none.
     .venv/bin/python bench/bench_camera.py [--per-class 50] [--seed 7] [--save DIR]
 
 Targets: at least 98% overall, 90% in every single-degradation class, zero
-wrong codes, median decode time at most 50 ms per 1280x720 frame.
+wrong codes, median decode time at most 50 ms per 1280x720 frame. Times are wall clock
+per image (file bytes to checked codes); "cpu ms" is this process's CPU time,
+the steadier figure on a shared machine.
 """
 
 import argparse
@@ -276,9 +278,10 @@ def main() -> int:
             if args.save:
                 (args.save / f"{kind}-{i:03d}-{symbology.name}-{truth.replace('/', '_')[-12:]}.jpg").write_bytes(data)
             baseline = plain_pyzbar(data)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             decoding = decode_image(data)
             elapsed = (time.perf_counter() - started) * 1000
+            cpu = (time.process_time() - cpu_started) * 1000
             found = {code.code for code in decoding.codes}
             rows.append(
                 {
@@ -289,38 +292,38 @@ def main() -> int:
                     "baseline_ok": truth in baseline,
                     "baseline_wrong": bool(baseline - {truth}),
                     "ms": elapsed,
+                    "cpu": cpu,
                     "frame": Image.open(io.BytesIO(data)).size == FRAME,
                     "name": f"{kind}-{i:03d}-{symbology.name}",
                 }
             )
 
-    print(f"{'class':<15}{'images':>7}{'pyzbar':>9}{'pipeline':>10}{'wrong':>7}{'median ms':>11}{'p95 ms':>9}")
-    for kind in CLASSES:
-        subset = [r for r in rows if r["kind"] == kind]
-        times = [r["ms"] for r in subset]
-        print(
-            f"{kind:<15}{len(subset):>7}"
-            f"{100 * sum(r['baseline_ok'] for r in subset) / len(subset):>8.1f}%"
-            f"{100 * sum(r['ok'] for r in subset) / len(subset):>9.1f}%"
-            f"{sum(bool(r['wrong']) for r in subset):>7}"
-            f"{statistics.median(times):>11.1f}{percentile(times, 0.95):>9.1f}"
+    def line(label: str, subset: list[dict]) -> str:
+        def rate(key: str) -> float:
+            return 100 * sum(r[key] for r in subset) / len(subset)
+
+        wall, cpu = [r["ms"] for r in subset], [r["cpu"] for r in subset]
+        return (
+            f"{label:<15}{len(subset):>7}{rate('baseline_ok'):>8.1f}%{rate('ok'):>9.1f}%"
+            f"{sum(bool(r['wrong']) for r in subset):>7}{statistics.median(wall):>11.1f}{percentile(wall, 0.95):>9.1f}"
+            f"{statistics.median(cpu):>9.1f}"
         )
-    times = [r["ms"] for r in rows]
-    frame_times = [r["ms"] for r in rows if r["frame"]]
+
+    print(
+        f"{'class':<15}{'images':>7}{'pyzbar':>9}{'pipeline':>10}{'wrong':>7}{'median ms':>11}{'p95 ms':>9}{'cpu ms':>9}"
+    )
+    for kind in CLASSES:
+        print(line(kind, [r for r in rows if r["kind"] == kind]))
+    print(line("overall", rows))
+    frames = [r for r in rows if r["frame"]]
+    print(line("1280x720", frames) + "   <- every 1280x720 frame (frame and combined); target median <= 50 ms")
     overall = sum(r["ok"] for r in rows) / len(rows)
     baseline = sum(r["baseline_ok"] for r in rows) / len(rows)
     wrong = [r for r in rows if r["wrong"]]
-    print(
-        f"{'overall':<15}{len(rows):>7}{100 * baseline:>8.1f}%{100 * overall:>9.1f}%{len(wrong):>7}"
-        f"{statistics.median(times):>11.1f}{percentile(times, 0.95):>9.1f}"
-    )
+    frame_median = statistics.median(r["ms"] for r in frames)
     print(
         f"pipeline / plain pyzbar decode rate: {overall / baseline:.2f}x; "
         f"plain pyzbar wrong codes: {sum(r['baseline_wrong'] for r in rows)}"
-    )
-    print(
-        f"1280x720 frames: {len(frame_times)}, median {statistics.median(frame_times):.1f} ms, "
-        f"p95 {percentile(frame_times, 0.95):.1f} ms (target: median <= 50 ms)"
     )
     by_symbology = {s: [r for r in rows if r["symbology"] is s] for s in SYMBOLOGIES}
     print(
@@ -333,7 +336,7 @@ def main() -> int:
     if failed:
         print("not decoded: " + " ".join(failed))
     single_ok = all(sum(r["ok"] for r in rows if r["kind"] == kind) / args.per_class >= 0.90 for kind in SINGLE)
-    met = overall >= 0.98 and single_ok and not wrong and statistics.median(frame_times) <= 50
+    met = overall >= 0.98 and single_ok and not wrong and frame_median <= 50
     print("targets met" if met else "targets NOT met")
     return 0 if met else 1
 

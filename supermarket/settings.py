@@ -263,7 +263,7 @@ DEFAULT_TAX_RATE = Decimal("13.00")
 # Camera scanning (catalog.scanning): refused before decoding when the file or
 # its pixel count (read from the header) is over the limit; large photos are
 # reduced to SCAN_WORK_SIDE on their long side; the decoding cascade stops
-# after SCAN_TIME_BUDGET_MS.
+# after SCAN_TIME_BUDGET_MS of CPU time.
 SCAN_MAX_BYTES = envint("SCAN_MAX_BYTES", str(8 * 1024 * 1024))
 SCAN_MAX_PIXELS = envint("SCAN_MAX_PIXELS", "40000000")
 SCAN_WORK_SIDE = envint("SCAN_WORK_SIDE", "1600")

@@ -176,6 +176,13 @@ def test_a_data_url_over_the_size_limit_is_413(client_in):
     assert response.status_code == 413
 
 
+@override_settings(SCAN_MAX_BYTES=20_000)
+def test_a_body_over_the_limit_is_413_from_its_length_alone(client):
+    # Anonymous and without CSRF: the size is refused before anything reads the body.
+    response = client.generic("POST", URL, b"x" * 100, CONTENT_LENGTH="999999999", content_type="image/jpeg")
+    assert response.status_code == 413
+
+
 def test_csrf_is_required_and_accepted_from_the_header(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
