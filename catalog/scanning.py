@@ -1,13 +1,15 @@
 """Camera and upload images to checked barcodes: the one place that reads pixels.
 
 Decoding is a cascade. zbar (pyzbar over Debian's libzbar0) reads the grayscale
-image first; while nothing is confirmed, the image is varied (upscaled, CLAHE,
+image first (a webcam frame reduced to 640 px, see variants()); while nothing
+is confirmed, the image is varied (upscaled, CLAHE,
 sharpened, thresholded, cropped and deskewed around the region the gradients
 point at, rotated) and each variant goes through zbar and zxing-cpp, which reads
 much of what zbar misses. A wrong code is worse than none, so every read is
 checked before it counts: only the symbologies asked for, the GS1 check digit
-through catalog.gtin, and then either two agreeing reads from different
-variants or engines, or a code the catalog carries.
+through catalog.gtin, no short EAN-8/UPC-E fragment of a longer code, and then
+agreement (both engines, or one engine three times with no rival code) or a
+code the catalog carries.
 
 Images are checked before they are decoded: the byte size, then the pixel
 count from the header alone, so a small file that would inflate to gigabytes
@@ -86,13 +88,11 @@ class ImageTooLarge(ImageRejected):
 
 
 @dataclass(frozen=True)
-class Read:
-    """One engine's checked reading of one image variant."""
+class CheckedCode:
+    """One engine result that passed the checks: the stored form of the code and its true symbology."""
 
     code: str
     symbology: Symbology
-    engine: str
-    variant: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,9 @@ def upc_e_to_upc_a(code: str) -> str:
     return system + body + check
 
 
-def checked_code(text: str, symbology: Symbology, allowed: frozenset[Symbology] = ALL_SYMBOLOGIES) -> Read | None:
+def checked_code(
+    text: str, symbology: Symbology, allowed: frozenset[Symbology] = ALL_SYMBOLOGIES
+) -> CheckedCode | None:
     """The stored form and true symbology of one raw engine result, or None if it cannot be trusted.
 
     Engines disagree on names (zbar calls a UPC-A an EAN-13 with a leading 0,
@@ -157,10 +159,10 @@ def checked_code(text: str, symbology: Symbology, allowed: frozenset[Symbology] 
             symbology = Symbology.UPCA
         if symbology not in allowed:
             return None
-        return Read(code=code, symbology=symbology, engine="", variant="")
+        return CheckedCode(code=code, symbology=symbology)
     if symbology not in allowed:
         return None
-    return Read(code=text, symbology=symbology, engine="", variant="")
+    return CheckedCode(code=text, symbology=symbology)
 
 
 # Loading -----------------------------------------------------------------------
@@ -378,10 +380,9 @@ def decode_gray(
 ) -> tuple[list[Code], int]:
     """Run the cascade on grayscale pixels until a code is confirmed or the CPU time budget is spent.
 
-    A code is confirmed by two agreeing reads from different (variant, engine)
-    pairs, or by one read of a code is_known says the catalog carries. Short
-    retail reads (EAN-8, UPC-E) are dropped when the same image also gave a
-    long one: they are fragments of a steep EAN-13, and some pass the check digit.
+    What confirms a code is in _confirmed(); one read of a code is_known says
+    the catalog carries is enough. Returns the confirmed codes and how many
+    variants were tried.
     """
     budget_ms = settings.SCAN_TIME_BUDGET_MS if budget_ms is None else budget_ms
     # This thread's CPU time, not the wall clock: on a busy server the same image gets the
