@@ -13,7 +13,7 @@ from catalog.cache import product_lookup_cached
 from catalog.selectors import Scan, UnknownCode
 from checkout.models import Register, Sale
 from checkout.openapi import openapi_document
-from checkout.pricing import CheckoutError, LineInput, PaymentInput
+from checkout.pricing import CheckoutError, LineInput, PaymentInput, PromotionSoldOut
 from checkout.selectors import sale_by_number, sale_number_for_token, scans_for_codes
 from checkout.services import NoOpenShift, sale_complete
 from stock.selectors import on_hand_by_location
@@ -196,7 +196,7 @@ def sale_create(request: HttpRequest) -> JsonResponse:
             payments=[_payment(raw, i) for i, raw in enumerate(_list(body, "payments"))],
             user=request.user,
         )
-    except NoOpenShift as exc:
+    except (NoOpenShift, PromotionSoldOut) as exc:
         return _error(exc.message, 409, exc.field)
     except CheckoutError as exc:
         return _error(exc.message, 400, exc.field)

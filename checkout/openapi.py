@@ -141,7 +141,11 @@ PATHS = {
                 "200": _json(SALE, "this client_token was completed before: the first result"),
                 "400": _json(ERROR, "malformed request; field names the field"),
                 "401": UNAUTHORIZED,
-                "409": _json(ERROR, "not enough (unexpired) stock, or the register has no open shift"),
+                "409": _json(
+                    ERROR,
+                    "not enough (unexpired) stock, the register has no open shift, or a limited promotion ran out "
+                    "(price the sale again and pay the new total)",
+                ),
             },
         }
     },

@@ -98,6 +98,29 @@ def test_adding_the_third_item_reprices_the_three_at_the_till(till, stocked):
     assert 'id="saving">1.70<' in three and 'id="total">10.00<' in three
 
 
+def test_api_answers_409_when_the_promotion_ran_out_and_the_client_pays_the_new_total(client, stocked, cashier):
+    (product,) = stocked(1, selling_price=D("4.00"))
+    promo = make_promotion("半价", Kind.PERCENT_OFF, value=D("50"), quantity_limit=D("5"), products=[product])
+    assert price((product, 2)).total == D("4.00")
+    Promotion.objects.filter(pk=promo.pk).update(quantity_sold=D("4"))  # another till, not yet announced
+    auth = {"HTTP_AUTHORIZATION": f"Token {api_token_for(cashier).key}"}
+
+    def post(total: str):
+        body = {
+            "client_token": str(uuid.uuid4()),
+            "lines": [{"code": product.barcode, "quantity": "2"}],
+            "payments": [{"method": "card", "amount": total}],
+        }
+        return client.post("/api/sales", json.dumps(body), content_type="application/json", **auth)
+
+    refused = post("4.00")
+    assert refused.status_code == 409
+    assert "半价 (1 left)" in refused.json()["error"]
+    assert not Sale.objects.exists()
+    sale = post("6.00").json()  # one at 2.00, one at 4.00
+    assert (sale["total"], sale["lines"][0]["saving"]) == ("6.00", "2.00")
+
+
 def test_till_refuses_payment_when_the_promotion_ran_out_and_shows_the_new_price(till, stocked):
     (product,) = stocked(1, selling_price=D("4.00"))
     promo = make_promotion("半价", Kind.PERCENT_OFF, value=D("50"), quantity_limit=D("5"), products=[product])
