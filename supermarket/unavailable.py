@@ -1,0 +1,45 @@
+"""A database that cannot be reached answers 503 with Retry-After, not a 500 page.
+
+PostgreSQL restarting or failing over drops every connection: the request in
+flight gets OperationalError or InterfaceError, and new connections are refused
+for a few seconds. Its transaction rolled back (or committed just before the
+drop), so the client may repeat the request: a sale carries its client token
+and is written exactly once whichever way it went. Django closes the broken
+connection at the end of the request, so the next request reconnects.
+"""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    message = _("The database cannot be reached for a moment. Retry the same request in a few seconds.")
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"error": message, "retry_after": RETRY_AFTER_SECONDS}, status=503)
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a lost or refused database connection raised by a view into 503 + Retry-After."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.warning("database unavailable, %s %s answered 503: %s", request.method, request.path, exception)
+        return database_unavailable_response(request)
