@@ -141,6 +141,10 @@ else:
         REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "10")
         DATABASE_ROUTERS = ["supermarket.db_router.PrimaryReplicaRouter"]
         MIDDLEWARE.insert(0, "supermarket.db_router.PrimaryPinMiddleware")
+    # A health check is one more round trip (SELECT 1) on every request that touches the database; without it a
+    # connection PostgreSQL dropped fails one request per worker, and the next one reconnects.
+    for _database in DATABASES.values():
+        _database["CONN_HEALTH_CHECKS"] = envbool("CONN_HEALTH_CHECKS", "True")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
