@@ -90,6 +90,10 @@
     state.busy = true; // one request in flight: a slow server is not flooded with stale frames
     state.canvas.toBlob(
       function (blob) {
+        if (!blob) {
+          state.busy = false;
+          return;
+        }
         post(widget, blob)
           .then(function (result) {
             if (widget.cameraScan === state && handle(widget, result)) stop(widget);
@@ -108,8 +112,10 @@
   }
 
   function start(widget) {
-    if (widget.cameraScan) return;
+    if (widget.cameraScan || widget.cameraScanStarting) return; // a second tap must not open a second stream
+    widget.cameraScanStarting = true;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      widget.cameraScanStarting = false;
       say(widget, widget.dataset.msgNoCamera);
       part(widget, "file").click();
       return;
@@ -133,6 +139,9 @@
         // Refused or missing camera: the photo input still works.
         say(widget, widget.dataset.msgNoCamera);
         part(widget, "file").click();
+      })
+      .finally(function () {
+        widget.cameraScanStarting = false;
       });
   }
 
