@@ -26,6 +26,7 @@ from checkout.models import (
 )
 from checkout.pricing import LineInput, PricedLine, Totals, price_lines
 from stock.models import Location, StockLevel
+from supermarket.money import money
 
 ZERO = Decimal("0")
 
@@ -222,7 +223,8 @@ def _by_method(rows) -> list[MethodTotal]:
             method=value,
             label=label,
             count=found[value]["n"] if value in found else 0,
-            amount=found[value]["amount"] if value in found else ZERO,
+            # money(): SQLite (the embedded demo) sums decimals as floats.
+            amount=money(found[value]["amount"]) if value in found else ZERO,
         )
         for value, label in PaymentMethod.choices
     ]
@@ -240,14 +242,14 @@ def shift_report(shift: Shift) -> ZReport:
     refunds = _by_method(
         Refund.objects.filter(ret__shift=shift).values("method").annotate(n=Count("pk"), amount=Sum("amount"))
     )
-    change = sales["change"] or ZERO
+    change = money(sales["change"] or ZERO)
     cash_in = next(m.amount for m in by_method if m.method == PaymentMethod.CASH)
     cash_out = next(m.amount for m in refunds if m.method == PaymentMethod.CASH)
     return ZReport(
         shift=shift,
         sale_count=sales["n"],
-        sales_total=sales["total"] or ZERO,
-        tax_total=sales["tax"] or ZERO,
+        sales_total=money(sales["total"] or ZERO),
+        tax_total=money(sales["tax"] or ZERO),
         change_given=change,
         sales_by_method=by_method,
         refund_count=sum(m.count for m in refunds),
