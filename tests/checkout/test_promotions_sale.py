@@ -92,8 +92,8 @@ def test_adding_the_third_item_reprices_the_three_at_the_till(till, stocked):
     two = till("scan/", code=yogurt.barcode).content.decode()
     assert 'id="total">7.80<' in two and "3件10元" not in two
     three = till("scan/", code=yogurt.barcode).content.decode()
-    # Regular 11.70 struck through, 10.00 charged, the promotion and its saving named on the line.
-    assert '<s class="regular">11.70</s> 10.00' in three
+    # The regular unit price, 10.00 charged for the three, the promotion and its saving named on the line.
+    assert '<td class="num price">3.90</td>' in three and '<td class="num amount">10.00</td>' in three
     assert "3件10元 · saving ¥1.70" in three
     assert 'id="saving">1.70<' in three and 'id="total">10.00<' in three
 
