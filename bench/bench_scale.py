@@ -10,13 +10,16 @@ gives the database's own lock-update-insert rates. Prints each figure, its basel
 """
 
 import argparse
+import json
 import os
+import random
 import re
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,11 +35,15 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Permission  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from catalog.models import Category, Product, Supplier  # noqa: E402
+from catalog.selectors import product_lookup  # noqa: E402
 from checkout.models import SaleLine  # noqa: E402
 from checkout.services import api_token_for  # noqa: E402
 from stock.models import Location, MovementKind, StockLevel  # noqa: E402
+from stock.selectors import on_hand_by_location  # noqa: E402
 from stock.services import Move, stock_move_batch  # noqa: E402
 from tests.factories import ean13  # noqa: E402
 
@@ -163,8 +170,10 @@ def pgbench(clients: int, duration: int, hot: bool) -> float:
     out = subprocess.run(
         ["pgbench", "-n", "-f", str(script), f"-c{clients}", "-j2", f"-T{duration}",
          "-h", dsn["HOST"], "-p", str(dsn["PORT"] or 5432), "-U", dsn["USER"], dsn["NAME"]],
-        capture_output=True, text=True, check=True, env={**os.environ, "PGPASSWORD": dsn.get("PASSWORD") or ""},
+        capture_output=True, text=True, env={**os.environ, "PGPASSWORD": dsn.get("PASSWORD") or ""},
     )  # fmt: skip
+    if out.returncode:
+        raise SystemExit(f"pgbench failed: {out.stderr.strip()[-500:]}")
     return float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))
 
 
@@ -254,6 +263,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=200_000)
     parser.add_argument("--workers", default="")
+    parser.add_argument("--growth-only", action="store_true", help="only the catalog growth part")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0, skip_checks=True)
@@ -281,6 +291,13 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute(PGBENCH_SETUP)
 
+    if not args.growth_only:
+        http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location)
+    growth(args, codes, scan_small, lua, tmp)
+
+
+def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> None:
+    print_round_trips(key, codes[:SOLD])
     cpus = os.cpu_count()
     server = server_start(args.workers)
     d = args.duration
@@ -310,10 +327,11 @@ def main() -> None:
         hot_lines_before = SaleLine.objects.filter(product__barcode=hot).count()
         hot_sales = wrk(BASE, 100, d, lua("hot.lua", SALE_LUA, codes=sold_codes, hot=hot, path="/api/sales"))
         show("POST /api/sales, every sale with one hot product", hot_sales)
-        pg_hot = pgbench(100, d, hot=True)
-        pg_random = pgbench(100, d, hot=False)
+        # 50 clients: the server allows 100 connections and other clients hold some.
+        pg_hot = pgbench(50, d, hot=True)
+        pg_random = pgbench(50, d, hot=False)
         print(
-            f"  baseline pgbench lock-update-insert, 100 clients: hot row {pg_hot:.0f} tps, random rows {pg_random:.0f}"
+            f"  baseline pgbench lock-update-insert, 50 clients: hot row {pg_hot:.0f} tps, random rows {pg_random:.0f}"
         )
         print(f"  ratio hot sales / pgbench hot row: {hot_sales['rps'] / pg_hot:.2f} (target >= 0.40)")
         hot_after = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
@@ -327,11 +345,15 @@ def main() -> None:
 
         total = hello["requests"] + scan["requests"] + scan100["requests"]
         total += naive["requests"] + fast["requests"] + hot_sales["requests"]
+        scans = scan["requests"] + scan100["requests"]
         while total < 100_000:
-            total += wrk(BASE, 100, d, scan_small)["requests"]
+            # Mostly hello requests: on this shared machine scans alone would take most of an hour.
+            filled = wrk(BASE, 100, d, scan_small)["requests"]
+            scans += filled
+            total += filled + wrk(f"{BASE}/bench/hello", 100, 3 * d)["requests"]
         rss = worker_rss_mb(server)
         print(
-            f"memory after {total} requests over {len(rss)} workers: RSS "
+            f"memory after {total} requests ({scans} scans, 2,000 cached products) over {len(rss)} workers: RSS "
             + ", ".join(f"{mb:.0f}" for mb in rss)
             + " MB (target <= 150 MB each)"
         )
@@ -339,12 +361,17 @@ def main() -> None:
         server.terminate()
         server.wait()
 
-    print(f"catalog growth ({args.small} -> {args.large} products):")
+
+def growth(args, codes, scan_small, lua, tmp) -> None:
+    d = args.duration
+    print(f"catalog growth ({Product.objects.count()} -> {args.large}+ products):")
+    print_lookup_times(codes[:SOLD], f"catalog of {Product.objects.count()}")
     started = time.perf_counter()
     all_codes = products_ensure(args.large)
     print(f"  {args.large} products present ({time.perf_counter() - started:.0f} s); ANALYZE")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    print_lookup_times(all_codes, f"catalog of {Product.objects.count()}")
     large_codes = tmp / "large.txt"
     large_codes.write_text("\n".join(all_codes) + "\n")
     server = server_start(args.workers)
@@ -354,9 +381,55 @@ def main() -> None:
         large = wrk(BASE, 100, d, lua("scan-large.lua", SCAN_LUA, codes=large_codes))
         show(f"scan, codes from all {args.large}, 100 connections", large)
         print(f"  ratio p99 large/small: {large['p99'] / small['p99']:.2f} (target <= 1.10)")
+        rss = worker_rss_mb(server)
+        print("  worker RSS after scanning the large catalog: " + ", ".join(f"{mb:.0f}" for mb in rss) + " MB")
     finally:
         server.terminate()
         server.wait()
+
+
+def print_round_trips(key: str, codes: list[str]) -> None:
+    """Queries per request, counted in this process: the cost the machine's load does not change."""
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
+
+    def sale(n: int) -> str:
+        lines = [{"code": code} for code in codes[5 * n : 5 * n + 5]]
+        body = {"client_token": str(uuid.uuid4()), "lines": lines, "payments": [{"method": "cash", "amount": "999"}]}
+        return json.dumps(body)
+
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        counts = {}
+        for name, send in (
+            ("hello", lambda n: client.get("/bench/hello")),
+            ("scan, cached", lambda n: client.get(f"/api/products/{codes[0]}")),
+            ("sale, 5 lines (POST /api/sales)", lambda n: client.post("/api/sales", sale(n), "application/json")),
+            (
+                "sale, 5 lines, per line",
+                lambda n: client.post("/bench/sale-per-line", sale(n + 50), "application/json"),
+            ),
+        ):
+            send(0)
+            with CaptureQueriesContext(connection) as queries:
+                response = send(1)
+            assert response.status_code in (200, 201), response.content
+            counts[name] = len(queries)
+    print("queries per request: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+
+
+def print_lookup_times(codes: list[str], label: str, n: int = 1000) -> None:
+    """A scan's two database reads on a cache miss (product by code, on-hand), in this process, n random codes."""
+    rng = random.Random(7)
+    times = []
+    for code in rng.sample(codes, min(n, len(codes))):
+        started = time.perf_counter()
+        scan = product_lookup(code)
+        list(on_hand_by_location(scan.product))
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
+    print(
+        f"  uncached lookup + on-hand, {label}: median {p50:.2f} ms, p99 {p99:.2f} ms (load {os.getloadavg()[0]:.1f})"
+    )
 
 
 def server_config() -> str:
