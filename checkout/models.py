@@ -45,10 +45,13 @@ class Register(models.Model):
     @classmethod
     def online_register(cls) -> "Register":
         """Where API sales without a register go; created by migration (and again if a test flush removed it)."""
-        register, _created = cls.objects.get_or_create(
-            code=ONLINE_REGISTER_CODE,
-            defaults={"name": "线上 Online", "location": Location.default(), "online": True},
-        )
+        # One query on every API sale: the register with its location (the sale reads it), created only when missing.
+        register = cls.objects.select_related("location").filter(code=ONLINE_REGISTER_CODE).first()
+        if register is None:
+            register, _created = cls.objects.get_or_create(
+                code=ONLINE_REGISTER_CODE,
+                defaults={"name": "线上 Online", "location": Location.default(), "online": True},
+            )
         return register
 
 
