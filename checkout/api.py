@@ -22,6 +22,9 @@ from supermarket.auth import api_auth
 from supermarket.money import money
 
 
+NUMBER_LIMIT = Decimal(10**9)
+
+
 def _error(message: str, status: int, field: str = "") -> JsonResponse:
     body = {"error": message}
     if field:
@@ -113,6 +116,11 @@ def _decimal(value, field: str) -> Decimal:
         ) from None
     if not number.is_finite():
         raise CheckoutError(_("%(field)s must be a finite number.") % {"field": field}, field=field)
+    # Beyond every quantity and amount column (12 digits); rounding such a number would raise, not refuse.
+    if abs(number) >= NUMBER_LIMIT:
+        raise CheckoutError(
+            _("%(field)s is too large: at most %(limit)s.") % {"field": field, "limit": NUMBER_LIMIT - 1}, field=field
+        )
     return number
 
 

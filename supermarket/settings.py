@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "supermarket.logs.RequestLogMiddleware",
     # A lost database connection becomes 503 + Retry-After (clients repeat with the same token).
     "supermarket.unavailable.DatabaseUnavailableMiddleware",
+    "supermarket.unavailable.BodyTooLargeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,4 +1,6 @@
-"""A database that cannot be reached answers 503 with Retry-After, not a 500 page.
+"""Failures outside the views' own validation, answered clearly instead of with a 500 or a bare 400 page.
+
+A database that cannot be reached answers 503 with Retry-After.
 
 PostgreSQL restarting or failing over drops every connection: the request in
 flight gets OperationalError or InterfaceError, and new connections are refused
@@ -10,6 +12,8 @@ connection at the end of the request, so the next request reconnects.
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -43,3 +47,20 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.warning("database unavailable, %s %s answered 503: %s", request.method, request.path, exception)
         return database_unavailable_response(request)
+
+
+class BodyTooLargeMiddleware:
+    """An API body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 JSON saying so, not a bare 400 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, RequestDataTooBig) or not request.path.startswith("/api/"):
+            return None
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = _("The request body is too large: at most %(size)s bytes are accepted.") % {"size": limit}
+        return JsonResponse({"error": message, "field": "body"}, status=413)
