@@ -12,6 +12,7 @@ REDIS ?= redis://127.0.0.1:6379/0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help demo test test-replica install system-deps check-services lint
+.PHONY: test-reliability
 
 help:
 	@echo "make demo   install everything, seed demo data, serve on http://127.0.0.1:8000 (embedded SQLite)"
@@ -67,3 +68,10 @@ test-replica: install
 	REDIS_URL="$${REDIS_URL:-$(REDIS)}" SECRET_KEY=test-only-not-secret LANGUAGE_CODE=en \
 		$(BIN)/python -m pytest tests/replica $(PYTEST_ARGS)
 
+# Fault and load suite (docs/RELIABILITY.md): a real gunicorn with 50 API clients while workers are killed,
+# PostgreSQL restarted and Redis stopped (both restarted afterwards), bad input, generated requests.
+test-reliability: install
+	@$(MAKE) --no-print-directory check-services
+	DATABASE_URL="$${DATABASE_URL:-$(PG_URL)}" REDIS_URL="$${REDIS_URL:-$(REDIS)}" SECRET_KEY=test-only-not-secret LANGUAGE_CODE=en \
+	RELIABILITY_FAULTS=1 RELIABILITY_FUZZ_EXAMPLES="$${RELIABILITY_FUZZ_EXAMPLES:-2000}" \
+		$(BIN)/python -m pytest -s -q -p no:cacheprovider tests/reliability $(PYTEST_ARGS)

@@ -26,7 +26,7 @@ def live(tmp_path_factory):
     with live_server(
         products=HOT_PRODUCTS,
         start_on_hand=START_ON_HAND,
-        workers=int(os.getenv("RELIABILITY_WORKERS", "3")),
+        workers=int(os.getenv("RELIABILITY_WORKERS", "4")),
         log_dir=tmp_path_factory.mktemp("live"),
     ) as server:
         yield server

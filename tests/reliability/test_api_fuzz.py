@@ -1,7 +1,7 @@
 """Generated requests over the JSON API: whatever arrives, the answer is a deliberate one (never a 500), a refusal
 says what is wrong in JSON, and the stock ledger still adds up.
 
-RELIABILITY_FUZZ_EXAMPLES sets the number of generated sale bodies (make test-reliability: 3000; the product
+RELIABILITY_FUZZ_EXAMPLES sets the number of generated sale bodies (make test-reliability: 2000; the product
 lookups and scans get half and a tenth of that); the ordinary suite runs a quick 200.
 """
 

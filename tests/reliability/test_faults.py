@@ -132,6 +132,7 @@ def test_with_redis_stopped_scans_and_sales_go_on_and_reports_are_refused_clearl
 
     # The outage was logged once per worker and cache, not once per request.
     logged = live.log().count("cache unreachable") - log_before
+    _figures("redis stopped", tally, scans=len(scanned), sales=300, warnings_logged=logged)
     assert 1 <= logged <= live.workers * 4, logged
 
     # Back: the caches are used again, sales go on, and a report is queued.
