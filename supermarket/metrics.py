@@ -50,6 +50,12 @@ job_duration = Histogram(
 class StoreCollector:
     """Figures read from the database of record and from Redis at scrape time."""
 
+    def describe(self):
+        # Names only: registering must not query a database that may not be migrated yet.
+        yield GaugeMetricFamily("supermarket_open_replenishment_suggestions", "Open replenishment suggestions")
+        yield GaugeMetricFamily("supermarket_products_below_safety_stock", "Active products below their safety stock")
+        yield GaugeMetricFamily("supermarket_job_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
+
     def collect(self):
         from catalog.models import Product
         from stock.models import ReplenishmentSuggestion
