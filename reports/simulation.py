@@ -4,13 +4,15 @@ Both policies see only the days before the one they decide on. Each evening the
 policy may order; an order arrives the morning `lead_time` days later. Demand
 that finds no stock is lost (a stockout day is a day with lost demand).
 
-- fixed min/max: the usual shelf rule, from the mean of the training days:
-  reorder when stock on hand plus on order falls to mean x (lead time + 2 days),
-  order up to that plus a week of mean demand;
-- forecast-driven: refitted every REFIT_DAYS days with reports.forecasting;
-  reorder point = forecast demand until an order placed tomorrow would arrive
-  plus a safety stock from the forecast's own 80% interval; order up to that plus
-  the forecast of the next review week.
+Both use the same rule and differ only in their estimate of demand:
+reorder when stock on hand plus on order falls to the demand of the next
+lead time + COVER_DAYS days, and then order up to that plus the demand of the
+following REVIEW_DAYS days.
+- fixed min/max: demand is the flat mean of all training days, so the min and
+  max are constants (the usual shelf rule);
+- forecast-driven: demand is the day-by-day forecast of reports.forecasting,
+  refitted every REFIT_DAYS days on what has been sold so far (weekday rhythm,
+  recent level, promotions fading).
 """
 
 from dataclasses import dataclass
@@ -22,12 +24,15 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
 from reports import forecasting, selectors
+from reports.models import SalesDaily
 from stock.models import Location
 from supermarket.money import money
 
 REFIT_DAYS = 7
 REVIEW_DAYS = 7
-Z_80 = 1.2816  # the half-width of an 80% interval in standard deviations
+COVER_DAYS = 2  # beyond the lead time: the next chance to order, and a day of safety
+Z_INTERVAL = 1.2816  # an 80% two-sided interval's upper bound lies this many standard deviations above the mean
+Z_SERVICE = 0.8416  # safety stock for an 80% chance of no stockout before the next order arrives
 
 
 @dataclass
@@ -64,7 +69,7 @@ def simulate_product(
     """Replay demand[first:] (days from `start`, demand[0] being start - first days) under both policies."""
     rounding = np.ceil if whole_units else (lambda x: round(x, 3))
     mean = float(np.mean(demand[:first]))
-    low = mean * (lead_time + 2)
+    low = mean * (lead_time + COVER_DAYS)
     high = low + mean * REVIEW_DAYS
     fixed = _replay(
         demand, first, lead_time, high, lambda t, position: rounding(high - position) if position <= low else 0
@@ -78,7 +83,7 @@ def simulate_product(
             result = forecasting.forecast_series(
                 demand[: t + 1],
                 start=start + timedelta(days=t - first + 1),
-                horizon=REFIT_DAYS + lead_time + REVIEW_DAYS + 1,
+                horizon=REFIT_DAYS + lead_time + COVER_DAYS + REVIEW_DAYS,
                 order=plan.get("order"),
                 search="order" not in plan,
             )
@@ -86,9 +91,9 @@ def simulate_product(
             if result.order is None:
                 plan.pop("order", None)
         result = plan["result"]
-        cover = slice(since, since + lead_time + 1)
-        spread = (result.upper[cover] - result.mean[cover]) / Z_80
-        reorder_point = result.mean[cover].sum() + Z_80 * float(np.sqrt(np.sum(spread**2)))
+        exposure = slice(since, since + lead_time + 1)  # until an order placed tomorrow would arrive
+        sigma = (result.upper[exposure] - result.mean[exposure]) / Z_INTERVAL
+        reorder_point = result.mean[exposure].sum() + Z_SERVICE * float(np.sqrt(np.sum(sigma**2)))
         if position > reorder_point:
             return 0
         up_to = reorder_point + result.mean[since + lead_time + 1 : since + lead_time + 1 + REVIEW_DAYS].sum()
@@ -108,12 +113,17 @@ class PolicyTotals:
 
 
 def simulate_store(
-    *, location: Location, end: date, days: int = 84, products: int = 200, history: int = 182
+    *, location: Location, end: date, days: int = 84, products: int = 200
 ) -> tuple[PolicyTotals, PolicyTotals, int]:
     """Replay the last `days` days up to `end` for an evenly spread sample of active products that sold in the
-    training part; returns the totals of the fixed and the forecast-driven policy and the number of products."""
+    training part (all the history before those days); returns the totals of the fixed and the forecast-driven
+    policy and the number of products."""
     if days < REFIT_DAYS or products < 1:
         raise ValueError(_("Simulate at least a week and one product."))
+    first_day = SalesDaily.objects.filter(location=location).order_by("day").values_list("day", flat=True).first()
+    history = (end - first_day).days + 1 - days if first_day else 0
+    if history < 28:
+        raise ValueError(_("Fewer than 28 days of sales before the simulated days: nothing to learn from."))
     candidates = list(Product.objects.filter(active=True).select_related("supplier").order_by("pk"))
     series = selectors.daily_demand(
         product_ids=[p.pk for p in candidates], location_id=location.pk, end=end, days=history + days
