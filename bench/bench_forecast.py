@@ -58,8 +58,8 @@ def night(label: str, history_end: date, workers: int, chunk_size: int) -> float
     batch.refresh_from_db()
     methods = Counter(Forecast.objects.filter(made_at__gte=batch.created_at).values_list("method", flat=True))
     print(
-        f"{label}: {batch.total} products, {workers} workers, {batch.parts.count()} jobs: {elapsed:.1f} s, "
-        f"{batch.total / elapsed:.1f} products/s, status {batch.status}  (target <= {TARGET_SECONDS} s)"
+        f"{label}: {batch.done} of {batch.total} products, {workers} workers, {batch.parts.count()} jobs: {elapsed:.1f} s, "
+        f"{batch.done / elapsed:.1f} products/s, status {batch.status}  (target <= {TARGET_SECONDS} s)"
     )
     print(f"  methods: {dict(sorted(methods.items()))}")
     if batch.status != JobRun.Status.DONE:
