@@ -26,6 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supermarket.settings")
+# Cache keys of their own (the server inherits this): test suites sharing the Redis database bump the
+# shared catalog generation all the time, which would empty the benchmark workers' caches.
+os.environ.setdefault("CACHE_KEY_PREFIX", "bench-scale")
 import django  # noqa: E402
 
 django.setup()

@@ -275,8 +275,8 @@ SCAN_MAX_BYTES = envint("SCAN_MAX_BYTES", str(8 * 1024 * 1024))
 SCAN_MAX_PIXELS = envint("SCAN_MAX_PIXELS", "40000000")
 SCAN_WORK_SIDE = envint("SCAN_WORK_SIDE", "1600")
 SCAN_TIME_BUDGET_MS = envint("SCAN_TIME_BUDGET_MS", "1500")
-# Product lookups each web worker keeps for the scan path (catalog.cache); about 2 KB each.
-SCAN_CACHE_SIZE = envint("SCAN_CACHE_SIZE", "20000")
+# Product lookups each web worker keeps for the scan path (catalog.cache); about 2 KB each, so 5,000 is ~10 MB.
+SCAN_CACHE_SIZE = envint("SCAN_CACHE_SIZE", "5000")
 
 # Metrics: scrapes are allowed from these networks, or anywhere with "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
