@@ -89,16 +89,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "supermarket.access.RoleAccessMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-]
-
     # Last, so that it sees the login views' answers (django-axes).
     "axes.middleware.AxesMiddleware",
+]
+
 ROOT_URLCONF = "supermarket.urls"
 WSGI_APPLICATION = "supermarket.wsgi.application"
 
@@ -178,14 +178,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
-LOGIN_REDIRECT_URL = "/"
-
 # django-axes counts failed logins per user name and address and refuses further tries for a while.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", "15") / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "security/locked_out.html"
 AXES_ENABLED = envbool("AXES_ENABLED", "True")
 # Browser sessions end this long after the last request (a till left logged in locks itself);
@@ -195,6 +194,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Exports from the admin need the model's view permission, like the list they come from.
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+LOGIN_REDIRECT_URL = "/"
+
 # Language, time and money --------------------------------------------------------
 LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -225,8 +226,6 @@ SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "False")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "False")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-
-# Domain settings ----------------------------------------------------------------------
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "False")
 SESSION_COOKIE_HTTPONLY = True
@@ -246,6 +245,8 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+
+# Domain settings ----------------------------------------------------------------------
 # May a sale take on-hand below zero? The default refuses with a clear message.
 STOCK_ALLOW_NEGATIVE_SALES = envbool("STOCK_ALLOW_NEGATIVE_SALES", "False")
 # Days between two orders to the same supplier: replenishment orders cover lead time plus this.
@@ -254,6 +255,8 @@ STOCK_REVIEW_PERIOD_DAYS = envint("STOCK_REVIEW_PERIOD_DAYS", "7")
 CATALOG_STORE_CODE_REGEX = os.getenv("CATALOG_STORE_CODE_REGEX", r"^(?:\d{4,5}|[A-Z]{1,3}\d{1,9})$")
 # Supplier catalog uploads larger than this (bytes) are previewed and imported by an RQ job.
 CATALOG_IMPORT_INLINE_MAX_BYTES = envint("CATALOG_IMPORT_INLINE_MAX_BYTES", "1000000")
+# Largest supplier catalog accepted at all (the admin form refuses bigger files with their size).
+CATALOG_IMPORT_MAX_BYTES = envint("CATALOG_IMPORT_MAX_BYTES", str(50 * 1000 * 1000))
 # GS1 variable-measure layouts by two-digit prefix (20-29). Each says what the
 # value digits carry: "price" (yuan) or "weight" (kg), and where they stand.
 CATALOG_VARIABLE_MEASURE = {

@@ -7,6 +7,7 @@ above CATALOG_IMPORT_INLINE_MAX_BYTES go to the "default" RQ queue and the
 admin page shows a progress bar.
 """
 
+import codecs
 import uuid
 from contextlib import contextmanager
 from pathlib import PurePath
@@ -18,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
-from catalog.imports.reading import UnreadableFile
+from catalog.imports.reading import OLE_MAGIC, ZIP_MAGIC, UnreadableFile, decode
 from catalog.imports.report import error_file, plan_message, plan_summary
 from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
 from supermarket.jobs import enqueue
@@ -41,11 +42,39 @@ def _save(state: dict) -> None:
     cache.set(_key(state["id"]), state, STATE_SECONDS)
 
 
+def upload_kind(head: bytes) -> str | None:
+    """ "xlsx" or "csv" from a file's first bytes, None for anything else (binaries, old .xls, HTML pages)."""
+    if head.startswith(ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(OLE_MAGIC):
+        return None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "csv"
+    if b"\x00" in head or head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<script", b"<?xml", b"<svg")):
+        return None
+    try:
+        decode(head)
+    except UnreadableFile:
+        # The 8 KB cut may split a multibyte character: judge the text without its last few bytes.
+        try:
+            decode(head[:-3])
+        except UnreadableFile:
+            return None
+    return "csv"
+
+
 def upload_create(*, data: bytes, filename: str, default_supplier: str, user_id: int | None) -> dict:
     """Store an uploaded file; its preview runs next (inline or as a job)."""
     upload_id = uuid.uuid4().hex
     name = PurePath(filename).name or "catalog"
-    path = default_storage.save(f"catalog-imports/{upload_id}/{name}", ContentFile(data))
+    # Stored under a name of our own making, with the extension its content shows: the uploader's name is only
+    # displayed, so it can neither choose a path nor pass off a script or page as a catalog.
+    kind = upload_kind(data[:8192])
+    if kind is None:
+        raise UnreadableFile(
+            _("This is not a CSV text file nor an .xlsx workbook (judged by its content, not its name).")
+        )
+    path = default_storage.save(f"catalog-imports/{upload_id}/upload.{kind}", ContentFile(data))
     state = {
         "id": upload_id,
         "filename": name,

@@ -1,0 +1,137 @@
+"""Manager overrides at the till: each needs a manager there and then, and each is recorded and reported."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from catalog.selectors import product_lookup
+from checkout.models import Cart, CartLine, Return, Sale
+from checkout.overrides import cart_add_past_stock, cart_price_override, sale_void
+from checkout.pricing import CheckoutError, PaymentInput
+from checkout.selectors import open_shift
+from checkout.services import cart_checkout, cart_start, shift_open
+from stock.models import StockLevel
+from supermarket.models import ManagerOverride, OverrideKind
+from supermarket.overrides import OverrideRefused
+from supermarket.roles import BUYER, CASHIER, MANAGER
+from tests.factories import ProductFactory
+from tests.security.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def till(users, register):
+    if open_shift(register) is None:
+        shift_open(register=register, opening_float=Decimal("50.00"), user=users[CASHIER])
+    client = Client()
+    client.force_login(users[CASHIER])
+    client.post(reverse("checkout:register-choose"), {"register": register.pk})
+    return client
+
+
+def manager_approval(**data) -> dict:
+    return {"manager_username": "manager", "manager_password": PASSWORD, **data}
+
+
+def test_voiding_a_completed_sale_needs_a_manager_and_is_recorded(till, users, store):
+    sale = store["sale"]
+    on_hand = StockLevel.objects.get(product=store["product"], location=sale.location).on_hand
+    refused = till.post(reverse("checkout:override"), {"kind": OverrideKind.VOID_SALE, "number": sale.number})
+    assert refused.status_code == 422
+    assert "A manager must approve this" in refused.content.decode()
+    assert Return.objects.filter(sale=sale).count() == 1  # only the fixture's partial return
+    wrong = till.post(
+        reverse("checkout:override"),
+        {
+            "kind": OverrideKind.VOID_SALE,
+            "number": sale.number,
+            "manager_username": "manager",
+            "manager_password": "no",
+        },
+    )
+    assert "Wrong manager name or password" in wrong.content.decode()
+
+    done = till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.VOID_SALE, number=sale.number))
+    assert done.status_code == 200
+    void = Return.objects.filter(sale=sale).latest("pk")
+    assert void.lines.get().quantity == 1  # what was left after the earlier return
+    assert StockLevel.objects.get(product=store["product"], location=sale.location).on_hand == on_hand + 1
+    record = ManagerOverride.objects.get(kind=OverrideKind.VOID_SALE)
+    assert (record.requested_by, record.approved_by, record.reference) == (users[CASHIER], users[MANAGER], sale.number)
+    assert record.amount == void.total
+    with pytest.raises(CheckoutError, match="already been returned in full"):
+        sale_void(sale=sale, register=store["sale"].register, user=users[CASHIER], approved_by=users[MANAGER])
+
+
+def test_a_buyer_cannot_approve_a_void(users, store):
+    with pytest.raises(OverrideRefused):
+        sale_void(sale=store["sale"], register=store["sale"].register, user=users[CASHIER], approved_by=users[BUYER])
+    assert not ManagerOverride.objects.filter(kind=OverrideKind.VOID_SALE).exists()
+
+
+def test_a_price_override_charges_the_managers_price_and_is_recorded(till, users, register, store):
+    product = store["product"]
+    till.post(reverse("checkout:scan"), {"code": product.barcode}, HTTP_HX_REQUEST="true")
+    line = CartLine.objects.get(cart__register=register, cart__status="open")
+    alone = till.post(reverse("checkout:override"), {"kind": OverrideKind.PRICE, "line": line.pk, "unit_price": "0.50"})
+    assert alone.status_code == 422
+    line.refresh_from_db()
+    assert line.amount is None
+    till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.PRICE, line=line.pk, unit_price="0.50"))
+    line.refresh_from_db()
+    assert line.amount == Decimal("0.50")
+    cart = Cart.objects.get(register=register, status="open")
+    sale = cart_checkout(cart=cart, payments=[PaymentInput("cash", Decimal("1.00"))], user=users[CASHIER]).sale
+    assert sale.total == Decimal("0.50")
+    record = ManagerOverride.objects.get(kind=OverrideKind.PRICE)
+    assert record.approved_by == users[MANAGER] and record.reference == str(sale.client_token)
+    assert f"{product.selling_price} → 0.50" in record.detail
+
+
+def test_a_price_with_more_than_two_decimals_is_refused(users, register, store):
+    cart = cart_start(register=register, user=users[CASHIER])
+    line = CartLine.objects.create(cart=cart, product=store["product"], quantity=Decimal(1))
+    with pytest.raises(CheckoutError, match="at most 2 decimals"):
+        cart_price_override(
+            cart=cart, line_id=line.pk, unit_price=Decimal("0.505"), user=users[CASHIER], approved_by=users[MANAGER]
+        )
+    assert not ManagerOverride.objects.exists() or not ManagerOverride.objects.filter(kind=OverrideKind.PRICE).exists()
+
+
+def test_selling_past_the_stock_on_hand_needs_a_manager_and_then_completes(till, users, register, floor):
+    product = ProductFactory(selling_price=Decimal("3.00"))  # nothing on hand
+    scanned = till.post(reverse("checkout:scan"), {"code": product.barcode}, HTTP_HX_REQUEST="true")
+    assert scanned.status_code == 422
+    till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.STOCK_LIMIT, code=product.barcode))
+    cart = Cart.objects.get(register=register, status="open")
+    assert CartLine.objects.get(cart=cart).product == product
+    sale = cart_checkout(cart=cart, payments=[PaymentInput("cash", Decimal("3.00"))], user=users[CASHIER]).sale
+    assert StockLevel.objects.get(product=product, location=floor).on_hand == -1
+    record = ManagerOverride.objects.get(kind=OverrideKind.STOCK_LIMIT)
+    assert (record.requested_by, record.approved_by) == (users[CASHIER], users[MANAGER])
+    assert record.reference == str(sale.client_token)
+
+
+def test_without_the_override_a_sale_past_the_stock_is_still_refused(users, register, floor):
+    product = ProductFactory()
+    cart = cart_start(register=register, user=users[CASHIER])
+    with pytest.raises(OverrideRefused):
+        cart_add_past_stock(
+            cart=cart, scan=product_lookup(product.barcode), user=users[CASHIER], approved_by=users[CASHIER]
+        )
+    assert not CartLine.objects.filter(cart=cart).exists()
+
+
+def test_refunds_and_overrides_are_listed_for_managers_with_who_asked_and_approved(client, users, store):
+    client.force_login(users[MANAGER])
+    page = client.get(reverse("checkout:override-list"))
+    html = page.content.decode()
+    # The fixture's return was a refund approved by the manager for the cashier.
+    assert "refund" in html and store["sale"].number in html
+    assert "<td>cashier</td><td>manager</td>" in html
+    only_voids = client.get(reverse("checkout:override-list"), {"kind": OverrideKind.VOID_SALE}).content.decode()
+    assert store["sale"].number not in only_voids
+    assert Sale.objects.count() == 1
