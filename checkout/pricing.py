@@ -31,7 +31,8 @@ class PromotionSoldOut(CheckoutError):
 
     def __init__(self, short: Sequence[tuple[str, Decimal]]):
         names = ", ".join(
-            _("%(name)s (%(left)s left)") % {"name": name, "left": max(left, ZERO).normalize()} for name, left in short
+            _("%(name)s (%(left)s left)") % {"name": name, "left": f"{max(left, ZERO).normalize():f}"}
+            for name, left in short
         )
         super().__init__(
             _(

@@ -283,7 +283,7 @@ def discounts(lines: Sequence[PricingLine], *, now: datetime | None = None, book
         if remaining is not None and remaining < quantity and (rule.limit_per_sale or quantity) > remaining:
             note = _("%(name)s: only %(left)s left at the promotional price.") % {
                 "name": rule.name,
-                "left": remaining.normalize(),
+                "left": f"{remaining.normalize():f}",  # 10, not 1E+1
             }
         for i, share in zip(indexes, _spread(regular - amount, [lines[i].quantity for i in indexes]), strict=True):
             result.saving[i] += share

@@ -167,14 +167,14 @@ def test_limit_per_sale_sells_the_rest_at_the_regular_price():
 
 def test_promotional_quantity_left_limits_the_units_and_the_till_says_why():
     product = ProductFactory(selling_price=D("4.00"))
-    promo = make_promotion("半价", Kind.PERCENT_OFF, value=D("50"), quantity_limit=D("10"), products=[product])
-    Promotion.objects.filter(pk=promo.pk).update(quantity_sold=D("7"))
+    promo = make_promotion("半价", Kind.PERCENT_OFF, value=D("50"), quantity_limit=D("30"), products=[product])
+    Promotion.objects.filter(pk=promo.pk).update(quantity_sold=D("20"))
     rules_changed()
-    line = price((product, 5)).lines[0]
-    # 3 left: 3 × 2.00 + 2 × 4.00 = 14.00.
-    assert (line.amount, line.note) == (D("14.00"), "半价: only 3 left at the promotional price.")
-    assert price((product, 5)).claims == {promo.pk: D("3")}
-    Promotion.objects.filter(pk=promo.pk).update(quantity_sold=D("10"))
+    line = price((product, 12)).lines[0]
+    # 10 left: 10 × 2.00 + 2 × 4.00 = 28.00 (and "10", not "1E+1").
+    assert (line.amount, line.note) == (D("28.00"), "半价: only 10 left at the promotional price.")
+    assert price((product, 12)).claims == {promo.pk: D("10")}
+    Promotion.objects.filter(pk=promo.pk).update(quantity_sold=D("30"))
     rules_changed()
     line = price((product, 5)).lines[0]
     assert (line.amount, line.promotion, line.note) == (D("20.00"), "", "半价 has sold out: regular price.")
