@@ -11,7 +11,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/supermarket
 REDIS ?= redis://127.0.0.1:6379/0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help demo test test-replica install system-deps check-services lint
+.PHONY: audit help demo test test-replica install system-deps check-services lint
 .PHONY: test-reliability
 
 help:
@@ -57,6 +57,12 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Known vulnerabilities in the pinned runtime dependencies (PyPI's advisory data, or OSV with
+# PIP_AUDIT_SERVICE=osv). --strict: a dependency that cannot be looked up fails the run too, so an
+# unreachable advisory service never passes as "no known vulnerabilities".
+audit: install
+	$(BIN)/pip-audit -r requirements.txt --strict --progress-spinner off --vulnerability-service $${PIP_AUDIT_SERVICE:-pypi}
 
 # Router tests against a real streaming replica of the local cluster on 127.0.0.1:5433.
 test-replica: install

@@ -38,6 +38,7 @@ def manager_approval(**data) -> dict:
 
 def test_voiding_a_completed_sale_needs_a_manager_and_is_recorded(till, users, store):
     sale = store["sale"]
+    assert reverse("checkout:override") in till.get(reverse("checkout:till")).content.decode()
     on_hand = StockLevel.objects.get(product=store["product"], location=sale.location).on_hand
     refused = till.post(reverse("checkout:override"), {"kind": OverrideKind.VOID_SALE, "number": sale.number})
     assert refused.status_code == 422
