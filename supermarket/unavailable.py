@@ -33,14 +33,18 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class DatabaseUnavailableMiddleware:
-    """Turns a lost or refused database connection raised by a view into 503 + Retry-After."""
+class _ExceptionMiddleware:
+    """A middleware that only answers exceptions raised by views (process_exception)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware(_ExceptionMiddleware):
+    """Turns a lost or refused database connection raised by a view into 503 + Retry-After."""
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, (OperationalError, InterfaceError)):
@@ -49,14 +53,8 @@ class DatabaseUnavailableMiddleware:
         return database_unavailable_response(request)
 
 
-class BodyTooLargeMiddleware:
+class BodyTooLargeMiddleware(_ExceptionMiddleware):
     """An API body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 JSON saying so, not a bare 400 page."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, RequestDataTooBig) or not request.path.startswith("/api/"):
