@@ -12,6 +12,7 @@ from checkout.models import ApiToken
 from checkout.services import api_token_for
 from stock.models import MovementKind
 from stock.services import stock_move
+from supermarket import localcache
 from supermarket.localcache import GenerationCache
 from supermarket.roles import CASHIER, user_set_role
 from tests.catalog.test_import_files import csv_bytes, row
@@ -180,3 +181,22 @@ def test_a_deactivated_user_is_refused_at_once(api, cashier):
     cashier.is_active = False
     cashier.save()
     assert api(product.barcode).status_code == 401
+
+
+def test_a_scan_request_reads_all_cache_generations_in_one_round_trip(api, monkeypatch):
+    product = ProductFactory()
+    api(product.barcode)
+    reads = []
+    real = localcache._read_generations
+    monkeypatch.setattr(localcache, "_read_generations", lambda alias: reads.append(alias) or real(alias))
+    assert api(product.barcode).status_code == 200  # token, permissions and product: three caches
+    assert reads == ["default"]
+
+
+def test_outside_a_request_each_lookup_sees_a_committed_change(django_capture_on_commit_callbacks):
+    product = ProductFactory(selling_price=Decimal("3.00"))
+    other = GenerationCache("catalog", maxsize=10)
+    assert other.get(product.barcode, lambda: "first") == "first"
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=product, selling_price=Decimal("3.30"))
+    assert other.get(product.barcode, lambda: "refilled") == "refilled"
