@@ -51,6 +51,7 @@ class WorkerKiller(threading.Thread):
 
 
 def test_sales_while_workers_are_killed_are_each_written_exactly_once(live, tally):
+    before = len(tally.acked)  # pytest-django runs the database test (Redis) first
     killer = WorkerKiller(live, every=(1.0, 5.0), seed=1)
     killer.start()
     try:
@@ -67,7 +68,7 @@ def test_sales_while_workers_are_killed_are_each_written_exactly_once(live, tall
         seconds=round(elapsed, 1),
         sales_per_second=round(SALES / elapsed, 1),
     )
-    assert len(tally.acked) == SALES
+    assert len(tally.acked) == before + SALES
     assert killer.kills >= 5
     # Killed mid-request, a worker's clients saw their connection drop and retried with the same token.
     assert tally.statuses["ConnectionError"] > 0
@@ -77,7 +78,7 @@ def test_sales_while_workers_are_killed_are_each_written_exactly_once(live, tall
 
 def test_postgres_restart_answers_503_and_retries_sell_exactly_once(live, tally):
     before = len(tally.acked)
-    sales, done = 2000, threading.Event()
+    sales, done = 1000, threading.Event()
     elapsed = []
 
     def sell():
