@@ -177,6 +177,10 @@ def backtest_series(y: np.ndarray, *, end: date, holdout: int = 28, horizon: int
     too short to scale or has no variation at lag 7.
     """
     y = np.maximum(np.asarray(y, dtype=float), 0)
+    demand_days = np.flatnonzero(y > 0)
+    if demand_days.size == 0:
+        return None
+    y = y[demand_days[0] :]  # days before the product first sold would shrink the scale and flatter every method
     train = y[:-holdout]
     if train.size < 14:
         return None

@@ -80,3 +80,11 @@ def test_backtest_scores_a_seasonal_series_far_below_one_and_naive_on_a_repeat_a
 
 def test_backtest_of_a_series_without_variation_is_none():
     assert forecasting.backtest_series(np.full(90, 5.0), end=END) is None
+
+
+def test_backtest_scale_ignores_the_days_before_the_first_sale():
+    series = weekly_series(20, noise=1.0)
+    padded = np.concatenate([np.zeros(200), series])
+    assert forecasting.backtest_series(padded, end=END).mase == pytest.approx(
+        forecasting.backtest_series(series, end=END).mase
+    )
