@@ -99,6 +99,7 @@ EXPECTED = {
 # Not walked, with the reason.
 NOT_WALKED = {
     "admin:autocomplete": "answers 403 to a request without a configured autocomplete field, for everyone",
+    "admin:django_rq_scheduler_jobs": "django-rq raises ImproperlyConfigured without the optional rq-scheduler",
 }
 MODEL_URL = re.compile(
     r"^admin:(?P<app>\w+?)_(?P<model>[a-z0-9]+)_(?P<page>changelist|add|change|delete|history|simple_history)$"
@@ -227,7 +228,10 @@ def walk_targets(users, store):
                 # Its regex-in-route URLs cannot be reversed and a made-up job id is a 500 inside django-rq;
                 # the rule is by URL prefix, so the dashboard's other pages show it holds.
                 continue
-            yield name, reverse_with(name, sample_args(name, pattern, store)), {SU}
+            dashboard = MODEL_URL.match(name)
+            # Its dashboard "model" pages follow the ModelAdmin (no adding, even for superusers).
+            expected = admin_model_expectation(users, *dashboard.group("app", "model", "page")) if dashboard else {SU}
+            yield name, reverse_with(name, sample_args(name, pattern, store)), expected & {SU}
             continue
         match = MODEL_URL.match(name)
         if match and name not in EXPECTED and model_admin_for(match["app"], match["model"]):
