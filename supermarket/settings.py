@@ -203,6 +203,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.getenv("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+# The till remembers the cashier's language past logout and browser restarts (the session does not).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 CURRENCY_SYMBOL = "¥"
 
 # Static files ---------------------------------------------------------------------

@@ -2,9 +2,11 @@ from django import template
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 
+from supermarket.templatetags.yuan import yuan
+
 register = template.Library()
 
-PLACES = {"money": 2, "percent": 2}
+PLACES = {"percent": 2}
 
 
 @register.simple_tag
@@ -17,5 +19,7 @@ def cell(row, column):
         return format_html("<td>{}</td>", value)
     if column.kind == "date":
         return format_html("<td>{}</td>", date_format(value, "Y-m-d"))
+    if column.kind == "money":
+        return format_html('<td class="num">{}</td>', yuan(value))
     text = number_format(value, PLACES.get(column.kind), use_l10n=True, force_grouping=True)
     return format_html('<td class="num">{}</td>', text)
