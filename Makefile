@@ -13,6 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: audit help demo test test-replica install system-deps check-services lint
 .PHONY: test-reliability
+.PHONY: messages
 
 help:
 	@echo "make demo   install everything, seed demo data, serve on http://127.0.0.1:8000 (embedded SQLite)"
@@ -62,7 +63,7 @@ lint: install
 # PIP_AUDIT_SERVICE=osv). --strict: a dependency that cannot be looked up fails the run too, so an
 # unreachable advisory service never passes as "no known vulnerabilities".
 audit: install
-	$(BIN)/pip-audit -r requirements.txt --strict --progress-spinner off --vulnerability-service $${PIP_AUDIT_SERVICE:-pypi}
+	$(BIN)/python scripts/audit.py $(BIN)
 
 # Router tests against a real streaming replica of the local cluster on 127.0.0.1:5433.
 test-replica: install
@@ -81,3 +82,8 @@ test-reliability: install
 	DATABASE_URL="$${DATABASE_URL:-$(PG_URL)}" REDIS_URL="$${REDIS_URL:-$(REDIS)}" SECRET_KEY=test-only-not-secret LANGUAGE_CODE=en \
 	RELIABILITY_FAULTS=1 RELIABILITY_FUZZ_EXAMPLES="$${RELIABILITY_FUZZ_EXAMPLES:-2000}" \
 		$(BIN)/python -m pytest -s -q -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
+
+# Refresh the Chinese catalog from the code and templates, then compile it (the .mo is committed).
+messages: install
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=bench --ignore=tests --ignore=staticfiles --ignore=static/vendor
+	$(BIN)/python manage.py compilemessages --ignore=.venv
