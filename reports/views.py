@@ -144,7 +144,13 @@ def forecast(request: HttpRequest, product_id: int) -> HttpResponse:
             [float(d.mean) for d in days],
             [float(d.lower) for d in days],
             [float(d.upper) for d in days],
-            labels=(str(_("Sold")), str(_("Forecast")), str(_("80% interval"))),
+            labels=(
+                str(_("Sold")),
+                str(_("Forecast")),
+                # "80% i" would read as a %-directive to msgfmt; the label is never %-formatted.
+                # xgettext:no-python-format
+                str(_("80% interval")),
+            ),
         )
         context["days"] = days
     return TemplateResponse(request, "reports/forecast.html", context)
