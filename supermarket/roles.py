@@ -86,6 +86,7 @@ ROLES: dict[str, Role] = {
                 *(f"stock.{action}_purchaseorder" for action in ("view", "add", "change")),
                 "stock.view_replenishmentsuggestion",
                 "stock.change_replenishmentsuggestion",
+                *(f"checkout.{action}_promotion" for action in ("view", "add", "change", "delete")),
             ),
         ),
         Role(
@@ -112,23 +113,24 @@ def _granted(role: Role, app_label: str, codename: str) -> bool:
     return not (read_only and action in ("add", "change", "delete"))
 
 
-def role_permissions(role: Role, permission_model) -> list:
-    """The Permission rows a role grants. Raises LookupError naming a listed permission that does not exist."""
+def role_permissions(role: Role, permission_model, *, strict: bool = True) -> list:
+    """The Permission rows a role grants. Raises LookupError naming a listed permission that does not exist,
+    unless not strict (a migration, which runs before later migrations have created every model)."""
     rows = list(permission_model.objects.filter(content_type__app_label__in=STORE_APPS).select_related("content_type"))
     existing = {f"{p.content_type.app_label}.{p.codename}" for p in rows}
     missing = [
         p for p in role.permissions if not p.endswith(".*") and p not in existing and p.split(".")[0] in STORE_APPS
     ]
-    if missing:
+    if missing and strict:
         raise LookupError(f"Role {role.name} lists permissions that do not exist: {', '.join(missing)}")
     return [p for p in rows if _granted(role, p.content_type.app_label, p.codename)]
 
 
-def sync_groups(group_model, permission_model) -> None:
+def sync_groups(group_model, permission_model, *, strict: bool = True) -> None:
     """Create the role groups and set each one's permissions to exactly what ROLES says."""
     for role in ROLES.values():
         group, _created = group_model.objects.get_or_create(name=role.name)
-        group.permissions.set(role_permissions(role, permission_model))
+        group.permissions.set(role_permissions(role, permission_model, strict=strict))
 
 
 def sync_after_migrate(sender, using="default", **kwargs) -> None:
