@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -17,6 +17,11 @@ from reports.models import JobRun
 from reports.selectors import Table
 from stock.models import Location
 from supermarket.jobs import JobsUnavailable
+
+
+def manager_only(view):
+    """Reports are for managers: the role that holds the reports app's permissions."""
+    return login_required(permission_required("reports.view_salesdaily", raise_exception=True)(view))
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,12 @@ REPORTS = {
 }
 
 
-@staff_member_required
+@manager_only
 def index(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "reports/index.html", {"reports": REPORTS})
 
 
-@staff_member_required
+@manager_only
 def report(request: HttpRequest, slug: str) -> HttpResponse:
     if slug not in REPORTS:
         raise Http404
@@ -125,7 +130,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     return TemplateResponse(request, template, context, status=status)
 
 
-@staff_member_required
+@manager_only
 def forecast(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
     location = Location.objects.filter(pk=request.GET.get("location") or None).first() or Location.default()
@@ -156,7 +161,7 @@ def forecast(request: HttpRequest, product_id: int) -> HttpResponse:
     return TemplateResponse(request, "reports/forecast.html", context)
 
 
-@staff_member_required
+@manager_only
 def jobs(request: HttpRequest) -> HttpResponse:
     form = ForecastRunForm(request.POST or None, initial={"location": Location.default()})
     status = 200
@@ -176,7 +181,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "reports/jobs.html", {"runs": runs, "form": form}, status=status)
 
 
-@staff_member_required
+@manager_only
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(JobRun, pk=job_id)
     context = {"job": job, "parts": job.parts.order_by("pk")}
@@ -184,7 +189,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return TemplateResponse(request, template, context)
 
 
-@staff_member_required
+@manager_only
 @require_POST
 def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(JobRun, pk=job_id)
