@@ -18,9 +18,9 @@ from checkout.selectors import sale_by_number, sale_number_for_token, scans_for_
 from checkout.services import NoOpenShift, sale_complete
 from stock.selectors import on_hand_by_location
 from stock.services import InsufficientStock
+from supermarket import metrics
 from supermarket.auth import api_auth
 from supermarket.money import money
-
 
 NUMBER_LIMIT = Decimal(10**9)
 
@@ -38,9 +38,12 @@ def product_detail(request: HttpRequest, code: str) -> JsonResponse:
     try:
         scan = product_lookup_cached(code, include_inactive=True)
     except gtin.InvalidCode as exc:
+        metrics.scan_recorded(outcome="invalid")
         return _error(str(exc), 400, "code")
     except UnknownCode as exc:
+        metrics.scan_recorded(outcome="unknown")
         return _error(str(exc), 404, "code")
+    metrics.scan_recorded(outcome="api")
     product = scan.product
     return JsonResponse(
         {

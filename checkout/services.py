@@ -32,6 +32,7 @@ from checkout.selectors import Basket, basket, cart_inputs, cart_lines, returned
 from reports.services import SoldLine, sales_daily_add
 from stock.models import MovementKind
 from stock.services import InsufficientStock, Move, stock_move_batch
+from supermarket import metrics
 from supermarket.models import OverrideKind
 from supermarket.money import money, tax_included
 from supermarket.overrides import override_record, stock_limit_approved
@@ -123,6 +124,7 @@ def sale_complete(
             raise
         with transaction.atomic():
             sale = _sale_write(client_token, register, totals, payments, paid, user, approved_by, allow_negative=True)
+    metrics.sale_recorded(register=register.code, total=sale.total)
     return SaleResult(sale, created=True)
 
 

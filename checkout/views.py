@@ -1,6 +1,7 @@
 """The cashier's till. Every action answers an htmx request with the #basket fragment of the till page;
 without htmx it redirects back to the page. The logic lives in checkout.services and checkout.selectors."""
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
@@ -42,6 +43,7 @@ from checkout.selectors import (
     till_carts,
 )
 from stock.services import ExpiredStock, InsufficientStock
+from supermarket import metrics
 
 REGISTER_COOKIE = "till_register"
 REGISTER_SALT = "checkout.register"
@@ -146,13 +148,16 @@ def _scan_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _basket_response(request, message=str(exc), state="error", status=422)
 
 
-def _add(request: HttpRequest, scan: Scan) -> HttpResponse:
+def _add(request: HttpRequest, scan: Scan, started: float | None = None) -> HttpResponse:
     carts = _carts(request)
     try:
         shown, line_id = services.cart_scan(cart=carts[0], scan=scan)
     except InsufficientStock as exc:
+        metrics.scan_recorded(outcome="no_stock")
         return _basket_response(request, carts=carts, message=str(exc), state="error", status=422)
-    return _basket_response(request, carts=carts, shown=shown, message=scan.product.name, current=line_id)
+    response = _basket_response(request, carts=carts, shown=shown, message=scan.product.name, current=line_id)
+    metrics.scan_recorded(outcome="line", started=started)
+    return response
 
 
 @require_POST
@@ -162,21 +167,29 @@ def scan(request: HttpRequest) -> HttpResponse:
     if not code:
         # A scanner's trailing Enter or a second Enter: nothing to add, and never a repeat of the last item.
         return _basket_response(request, state="idle")
+    started = time.perf_counter()
     try:
-        return _add(request, product_lookup_cached(code))
-    except (UnknownCode, InactiveProduct) as exc:
+        return _add(request, product_lookup_cached(code), started)
+    except UnknownCode as exc:
+        metrics.scan_recorded(outcome="unknown")
+        return _scan_error(request, exc)
+    except InactiveProduct as exc:
+        metrics.scan_recorded(outcome="inactive")
         return _scan_error(request, exc)
     except gtin.InvalidCode as exc:
         if code.isdigit():
+            metrics.scan_recorded(outcome="invalid")
             return _scan_error(request, exc)
     # Not a code: search by name or store code for items without a barcode.
     results = list(product_search(code, limit=12))
     if len(results) == 1:
-        return _add(request, Scan(product=results[0], code="", quantity=Decimal(1)))
+        return _add(request, Scan(product=results[0], code="", quantity=Decimal(1)), started)
     if not results:
+        metrics.scan_recorded(outcome="no_match")
         return _basket_response(
             request, message=_("Nothing matches %(text)s.") % {"text": code}, state="error", status=422
         )
+    metrics.scan_recorded(outcome="search")
     return _basket_response(request, message=_("Choose the item:"), state="search", results=results)
 
 

@@ -10,6 +10,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import time
 
 from django.conf import settings
 from django.db.models import F
@@ -45,6 +46,23 @@ failed_lookups = Counter("supermarket_failed_lookups", "Scanned codes that found
 job_duration = Histogram(
     "supermarket_job_seconds", "Background job duration by job", ["job"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 )
+
+
+def sale_recorded(*, register: str, total) -> None:
+    sales.labels(register).inc()
+    sales_amount.labels(register).inc(float(total))
+
+
+def scan_recorded(*, outcome: str, started: float | None = None) -> None:
+    """A scan and how it ended: "line" (with its scan-to-line time), "search", or a failed lookup's reason."""
+    scans.labels(outcome).inc()
+    if outcome == "line" and started is not None:
+        scan_to_line.observe(time.perf_counter() - started)
+    elif outcome in FAILED_LOOKUPS:
+        failed_lookups.labels(outcome).inc()
+
+
+FAILED_LOOKUPS = ("unknown", "invalid", "inactive", "no_stock", "no_match")
 
 
 class StoreCollector:
