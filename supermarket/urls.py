@@ -16,9 +16,9 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("catalog.urls")),
     path("api/", include("checkout.api_urls")),
     path("checkout/", include("checkout.urls")),
-    path("api/", include("catalog.urls")),
     path("stock/", include("stock.urls")),
     path("reports/", include("reports.urls")),
 ]
