@@ -36,7 +36,8 @@ def sales_daily_add(*, lines: Iterable[SoldLine]) -> None:
 
     One INSERT ... ON CONFLICT DO UPDATE adds to existing rows, so concurrent sales
     of the same product on the same day never lose an increment. Rows are written in
-    key order so that two sales touching the same rollup rows cannot deadlock.
+    category, then key order so that two sales touching the same rollup rows (and the
+    category rows the trigger keeps) cannot deadlock.
     """
     totals: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
     for line in lines:
@@ -47,17 +48,32 @@ def sales_daily_add(*, lines: Iterable[SoldLine]) -> None:
     if not totals:
         return
     table = SalesDaily._meta.db_table
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(totals))
     params = [v for key in sorted(totals) for v in (*key, *totals[key])]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost) VALUES {values}
-                ON CONFLICT (product_id, location_id, day) DO UPDATE SET
+    upsert = f"""ON CONFLICT (product_id, location_id, day) DO UPDATE SET
                     quantity = {table}.quantity + excluded.quantity,
                     amount = {table}.amount + excluded.amount,
-                    cost = {table}.cost + excluded.cost""",
-            params,
-        )
+                    cost = {table}.cost + excluded.cost"""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A trigger adds each row to its category's rollup row too. Writing the rows in category order
+            # locks those category rows in one order in every sale, so two sales can never deadlock on them.
+            values = ", ".join(
+                ["(%s::bigint, %s::bigint, %s::date, %s::numeric, %s::numeric, %s::numeric)"] * len(totals)
+            )
+            cursor.execute(
+                f"""INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost)
+                    SELECT v.* FROM (VALUES {values}) AS v(product_id, location_id, day, quantity, amount, cost)
+                    JOIN {Product._meta.db_table} p ON p.id = v.product_id
+                    ORDER BY p.category_id, v.product_id, v.location_id, v.day
+                    {upsert}""",
+                params,
+            )
+        else:  # SQLite writes one transaction at a time: no lock order to keep
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(totals))
+            cursor.execute(
+                f"INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost) VALUES {values} {upsert}",
+                params,
+            )
 
 
 # Forecasts ------------------------------------------------------------------------------
