@@ -35,7 +35,8 @@ def browser_page(monkeypatch):
 
 
 def scan(page, code: str) -> None:
-    assert page.evaluate("document.activeElement.id") == "scan"
+    # The scan field takes the focus by itself (once the deferred till script has run after a page load).
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'scan'")
     page.keyboard.type(code)
     page.keyboard.press("Enter")
 
