@@ -54,7 +54,6 @@ def wait_idle(page, lines: int) -> None:
 def test_cashier_scans_a_burst_pays_cash_and_gets_a_receipt(metrics_loaded, live_server, browser_page, floor):
     from stock.models import MovementKind
     from stock.services import Move, stock_move_batch
-
     from supermarket.roles import CASHIER, user_set_role
 
     user_set_role(user=get_user_model().objects.create_user("kasse", password="kasse-pass-1"), role=CASHIER)
