@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from reports.services import forecast_batch_start
 from stock.models import Location
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         try:
             batch = forecast_batch_start(
                 location=place,
-                history_end=history_end or date.today() - timedelta(days=1),
+                history_end=history_end or timezone.localdate() - timedelta(days=1),
                 horizon=horizon,
                 chunk_size=chunk_size,
             )

@@ -3,6 +3,7 @@ from datetime import date, timedelta
 from statistics import mean, median
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from catalog.models import Product
 from reports.models import SalesDaily
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         last = SalesDaily.objects.filter(location=place).order_by("-day").values_list("day", flat=True).first()
         if last is None:
             raise CommandError("No sales at this location to backtest; run seed_demo first.")
-        end = end or min(last, date.today() - timedelta(days=1))
+        end = end or min(last, timezone.localdate() - timedelta(days=1))
         if holdout < 7:
             raise CommandError("Hold out at least 7 days.")
         chosen = list(Product.objects.filter(active=True).order_by("pk")[:products])

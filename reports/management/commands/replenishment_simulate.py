@@ -1,6 +1,7 @@
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from reports.models import SalesDaily
 from reports.simulation import simulate_store
@@ -24,8 +25,9 @@ class Command(BaseCommand):
         if end is None:
             raise CommandError("No sales at this location to replay; run seed_demo first.")
         # The last day of the demo is today, still selling: replay whole days only.
-        if end >= date.today():
-            end = date.fromordinal(date.today().toordinal() - 1)
+        today = timezone.localdate()  # the store's date, not the server's (UTC on most hosts)
+        if end >= today:
+            end = today - timedelta(days=1)
         try:
             fixed, driven, count = simulate_store(location=place, end=end, days=days, products=products)
         except ValueError as error:
