@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from django.http import HttpRequest, JsonResponse
@@ -10,12 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog import gtin
 from catalog.cache import product_lookup_cached
-from catalog.selectors import Scan, UnknownCode
-from checkout.models import Register, Sale
+from catalog.selectors import InactiveProduct, UnknownCode
+from checkout.cache import register_cached
+from checkout.models import ONLINE_REGISTER_CODE, Payment, Register, Sale, SaleLine
 from checkout.openapi import openapi_document
 from checkout.pricing import CheckoutError, LineInput, PaymentInput, PromotionSoldOut
-from checkout.selectors import sale_by_number, sale_number_for_token, scans_for_codes
-from checkout.services import NoOpenShift, sale_complete
+from checkout.selectors import sale_by_number, sale_number_for_token
+from checkout.services import NoOpenShift, TokenReused, sale_complete
 from stock.selectors import on_hand_by_location
 from stock.services import InsufficientStock
 from supermarket import metrics
@@ -66,7 +68,21 @@ def product_detail(request: HttpRequest, code: str) -> JsonResponse:
     )
 
 
-def sale_json(sale: Sale) -> dict:
+def _yuan(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value:.3f}"
+
+
+def sale_json(sale: Sale, lines: Sequence[SaleLine] | None = None, payments: Sequence[Payment] | None = None) -> dict:
+    """The sale as the API shows it; lines and payments are read from the sale unless given.
+
+    Figures are written with their columns' decimal places, so a sale just written reads the same as one loaded.
+    """
+    lines = sale.lines.all() if lines is None else lines
+    payments = sale.payments.all() if payments is None else payments
     return {
         "number": sale.number,
         "client_token": str(sale.client_token),
@@ -81,24 +97,22 @@ def sale_json(sale: Sale) -> dict:
                 "barcode": line.product.barcode,
                 "name": line.product.name,
                 "code": line.code,
-                "quantity": str(line.quantity),
-                "unit_price": str(line.unit_price),
-                "amount": str(line.amount),
-                "tax": str(line.tax),
-                "saving": str(line.saving),
+                "quantity": _qty(line.quantity),
+                "unit_price": _yuan(line.unit_price),
+                "amount": _yuan(line.amount),
+                "tax": _yuan(line.tax),
+                "saving": _yuan(line.saving),
                 "promotion": line.promotion,
             }
-            for line in sale.lines.all()
+            for line in lines
         ],
-        "item_count": str(sale.item_count),
-        "total": str(sale.total),
-        "tax": str(sale.tax),
-        "saving": str(sale.saving),
-        "paid": str(sale.paid),
-        "change": str(sale.change),
-        "payments": [
-            {"method": p.method, "amount": str(p.amount), "reference": p.reference} for p in sale.payments.all()
-        ],
+        "item_count": _qty(sale.item_count),
+        "total": _yuan(sale.total),
+        "tax": _yuan(sale.tax),
+        "saving": _yuan(sum((line.saving for line in lines), Decimal(0))),
+        "paid": _yuan(sale.paid),
+        "change": _yuan(sale.change),
+        "payments": [{"method": p.method, "amount": _yuan(p.amount), "reference": p.reference} for p in payments],
     }
 
 
@@ -141,20 +155,19 @@ def _list(body: dict, field: str) -> list:
 
 
 def _lines(raw_lines: list) -> list[LineInput]:
-    codes = []
-    for i, raw in enumerate(raw_lines):
-        code = _object(raw, f"lines[{i}]").get("code")
-        if not isinstance(code, str):
-            raise CheckoutError(_("lines[%(i)s].code must be a string.") % {"i": i}, field=f"lines[{i}].code")
-        codes.append(code)
-    scans = scans_for_codes(codes)
-    return [_line(raw, i, scan) for i, (raw, scan) in enumerate(zip(raw_lines, scans, strict=True))]
+    return [_line(_object(raw, f"lines[{i}]"), i) for i, raw in enumerate(raw_lines)]
 
 
-def _line(raw: dict, i: int, scan: Scan | Exception) -> LineInput:
+def _line(raw: dict, i: int) -> LineInput:
     field = f"lines[{i}]"
-    if isinstance(scan, Exception):
-        raise CheckoutError(str(scan), field=f"{field}.code")
+    code = raw.get("code")
+    if not isinstance(code, str):
+        raise CheckoutError(_("lines[%(i)s].code must be a string.") % {"i": i}, field=f"{field}.code")
+    try:
+        # The worker's product cache: a price change reaches it before the change's request has answered.
+        scan = product_lookup_cached(code)
+    except (gtin.InvalidCode, UnknownCode, InactiveProduct) as exc:
+        raise CheckoutError(str(exc), field=f"{field}.code") from None
     times = _decimal(raw.get("quantity", "1"), f"{field}.quantity")
     amount = money(scan.amount * times) if scan.amount is not None else None
     return LineInput(product=scan.product, quantity=scan.quantity * times, amount=amount, code=scan.code)
@@ -177,9 +190,9 @@ def _payment(raw, i: int) -> PaymentInput:
 def _register(body: dict) -> Register:
     code = body.get("register")
     if code in (None, ""):
-        return Register.online_register()
-    register = Register.objects.select_related("location").filter(code=str(code), active=True).first()
-    if register is None:
+        return register_cached(ONLINE_REGISTER_CODE)
+    register = register_cached(str(code))
+    if register is None or not register.active:
         raise CheckoutError(_("No register in use has the code %(code)s.") % {"code": code}, field="register")
     return register
 
@@ -197,9 +210,6 @@ def sale_create(request: HttpRequest) -> JsonResponse:
             token = uuid.UUID(str(body.get("client_token", "")))
         except ValueError:
             raise CheckoutError(_("client_token must be a UUID."), field="client_token") from None
-        seen = sale_number_for_token(token)
-        if seen is not None:
-            return _sale_response(seen, 200)
         result = sale_complete(
             client_token=token,
             register=_register(body),
@@ -207,13 +217,19 @@ def sale_create(request: HttpRequest) -> JsonResponse:
             payments=[_payment(raw, i) for i, raw in enumerate(_list(body, "payments"))],
             user=request.user,
         )
-    except (NoOpenShift, PromotionSoldOut) as exc:
+    except (NoOpenShift, PromotionSoldOut, TokenReused) as exc:
         return _error(exc.message, 409, exc.field)
     except CheckoutError as exc:
+        # A retry of a completed sale whose lines no longer read (a product retired since) still gets its sale.
+        seen = sale_number_for_token(body.get("client_token", "")) if isinstance(body, dict) else None
+        if seen is not None:
+            return _sale_response(seen, 200)
         return _error(exc.message, 400, exc.field)
     except InsufficientStock as exc:
         return _error(str(exc), 409, "lines")
-    return _sale_response(result.sale.number, 201 if result.created else 200)
+    if not result.created:
+        return _sale_response(result.sale.number, 200)
+    return JsonResponse(sale_json(result.sale, result.lines, result.payments), status=201)
 
 
 @require_GET

@@ -10,9 +10,16 @@ class CheckoutConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
-        from checkout.models import ApiToken
+        from checkout.cache import registers_changed
+        from checkout.models import ApiToken, Register
+        from stock.models import Location
         from supermarket.auth import api_tokens_changed
 
-        for model in (ApiToken, get_user_model()):
-            post_save.connect(api_tokens_changed, sender=model, dispatch_uid=f"api-tokens-{model._meta.label}")
-            post_delete.connect(api_tokens_changed, sender=model, dispatch_uid=f"api-tokens-del-{model._meta.label}")
+        for receiver, models in (
+            (api_tokens_changed, (ApiToken, get_user_model())),
+            (registers_changed, (Register, Location)),
+        ):
+            for model in models:
+                uid = f"{receiver.__name__}-{model._meta.label}"
+                post_save.connect(receiver, sender=model, dispatch_uid=uid)
+                post_delete.connect(receiver, sender=model, dispatch_uid=f"{uid}-delete")

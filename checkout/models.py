@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -118,7 +119,10 @@ class Sale(models.Model):
         related_name="+",
         help_text=_("Manager who allowed expired stock to be sold."),
     )
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    # Set when the object is made, not at the insert: the sale number, written in the same insert, carries its date.
+    created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False, db_index=True)
+    # Digest of what the completing request asked for; a retry with the same client token must match it.
+    request_hash = models.CharField(_("request digest"), max_length=64, blank=True, default="", editable=False)
     item_count = models.DecimalField(_("items"), max_digits=12, decimal_places=3)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2)

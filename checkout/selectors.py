@@ -1,7 +1,7 @@
 """Reads shared by the till, the receipt, the shift pages, the API and the benchmarks."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -9,9 +9,6 @@ from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog import gtin
-from catalog.models import Product
-from catalog.selectors import InactiveProduct, Scan, UnknownCode, product_lookup
 from checkout.models import (
     Cart,
     CartLine,
@@ -141,30 +138,6 @@ def sale_number_for_token(token) -> str | None:
     except ValueError:
         return None
     return Sale.objects.filter(client_token=token).values_list("number", flat=True).first()
-
-
-def scans_for_codes(codes: Sequence[str]) -> list[Scan | Exception]:
-    """product_lookup for many codes, with the plain barcodes resolved in one query. Each entry is the Scan, or the
-    exception product_lookup raised for that code (InvalidCode, UnknownCode, InactiveProduct)."""
-    normalized = {}
-    for code in codes:
-        try:
-            normalized[code] = gtin.normalize(code)
-        except gtin.InvalidCode:
-            pass
-    plain = {n for n in normalized.values() if not gtin.is_variable_measure(n)}
-    found = {p.barcode: p for p in Product.objects.select_related("category").filter(barcode__in=plain, active=True)}
-    result: list[Scan | Exception] = []
-    for code in codes:
-        product = found.get(normalized.get(code))
-        if product is not None:
-            result.append(Scan(product=product, code=product.barcode, quantity=Decimal(1)))
-            continue
-        try:
-            result.append(product_lookup(code))
-        except (gtin.InvalidCode, UnknownCode, InactiveProduct) as exc:
-            result.append(exc)
-    return result
 
 
 def sale_by_number(number: str) -> Sale | None:

@@ -1,12 +1,13 @@
 """Checkout writes: sales, returns, shifts and the till's cart. Stock changes go through stock.services only."""
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,16 @@ from checkout.models import (
     SaleLine,
     Shift,
 )
-from checkout.pricing import CheckoutError, LineInput, PaymentInput, check_quantity, price_lines, tender
+from checkout.pricing import (
+    CheckoutError,
+    LineInput,
+    PaymentInput,
+    Tender,
+    Totals,
+    check_quantity,
+    price_lines,
+    tender,
+)
 from checkout.promotions import promotion_claim
 from checkout.selectors import Basket, basket, cart_inputs, cart_lines, returned_so_far, shift_report, stock_available
 from reports.services import SoldLine, sales_daily_add
@@ -54,14 +64,47 @@ class NotApproved(CheckoutError):
     """A manager's approval was needed and the approver lacks the permission."""
 
 
+class TokenReused(CheckoutError):
+    """The client token already completed a different sale: a retry must repeat its request unchanged."""
+
+    def __init__(self, sale: Sale):
+        super().__init__(
+            _(
+                "client_token was already used for sale %(number)s with other lines or payments: "
+                "a retry must send the same request, a new sale needs a new token."
+            )
+            % {"number": sale.number},
+            field="client_token",
+        )
+
+
 @dataclass(frozen=True)
 class SaleResult:
+    """The sale; for a sale created by this call also its lines and payments, so the answer needs no re-read."""
+
     sale: Sale
     created: bool
+    lines: list[SaleLine] | None = None
+    payments: list[Payment] | None = None
 
 
 def _sale_number(register: Register, sale: Sale) -> str:
     return f"{register.code}-{timezone.localdate(sale.created_at):%Y%m%d}-{sale.pk:06d}"
+
+
+def request_fingerprint(register: Register, lines: Sequence[LineInput], payments: Sequence[PaymentInput]) -> str:
+    """What a sale request asked for, as a digest: a repeated token must come with the same one."""
+    parts = [str(register.pk)]
+    parts += [f"{ln.product.pk}:{ln.quantity.normalize():f}:{ln.amount}" for ln in lines]
+    parts += [f"{p.method}:{p.amount.normalize():f}:{p.reference}" for p in payments]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _repeat(sale: Sale, fingerprint: str) -> SaleResult:
+    # Sales written before fingerprints were kept have none: they are taken as the same request.
+    if sale.request_hash and sale.request_hash != fingerprint:
+        raise TokenReused(sale)
+    return SaleResult(sale, created=False)
 
 
 def _require_permission(user, perm: str, message: str) -> None:
@@ -82,15 +125,16 @@ def sale_complete(
 
     A token seen before returns the first sale (created=False) and changes nothing, including
     when two requests with the same token race: the loser waits on the token's unique index and
-    then finds the winner's sale. Otherwise: validates lines and payments (CheckoutError naming
-    the field), takes the register's open shift with a lock that shift_close waits for
-    (NoOpenShift if there is none), inserts the sale, moves stock for all lines in one
-    stock_move_batch (InsufficientStock / ExpiredStock unless a manager with
+    then finds the winner's sale. A token seen before with other lines or payments raises TokenReused.
+    Otherwise: validates lines and payments (CheckoutError naming the field), takes the register's open
+    shift with a lock that shift_close waits for (NoOpenShift if there is none), inserts the sale, moves
+    stock for all lines in one stock_move_batch (InsufficientStock / ExpiredStock unless a manager with
     checkout.override_expired approved), bulk-inserts lines and payments and adds the daily rollups.
     """
-    existing = Sale.objects.filter(client_token=client_token).first()
+    fingerprint = request_fingerprint(register, lines, payments)
+    existing, sale_id = _sale_for_token(client_token)
     if existing is not None:
-        return SaleResult(existing, created=False)
+        return _repeat(existing, fingerprint)
     if not lines:
         raise CheckoutError(_("A sale needs at least one line."), field="lines")
     for i, line in enumerate(lines):
@@ -109,99 +153,136 @@ def sale_complete(
         raise CheckoutError(_("Register %(code)s is not in use.") % {"code": register.code}, field="register")
     totals = price_lines(lines)
     paid = tender(totals.total, payments)
+    write = _SaleWrite(sale_id, client_token, fingerprint, register, totals, payments, paid, user, approved_by)
     try:
         with transaction.atomic():
-            sale = _sale_write(client_token, register, totals, payments, paid, user, approved_by)
+            result = write.run()
     except IntegrityError:
         existing = Sale.objects.filter(client_token=client_token).first()
         if existing is None:
             raise
-        return SaleResult(existing, created=False)
+        return _repeat(existing, fingerprint)
     except InsufficientStock:
         # A manager may have let this cart sell past the stock on hand; looked up only when stock runs short,
         # so an ordinary sale pays nothing for it.
         if not stock_limit_approved(str(client_token)):
             raise
         with transaction.atomic():
-            sale = _sale_write(client_token, register, totals, payments, paid, user, approved_by, allow_negative=True)
-    metrics.sale_recorded(register=register.code, total=sale.total)
-    return SaleResult(sale, created=True)
+            result = write.run(allow_negative=True)
+    metrics.sale_recorded(register=register.code, total=result.sale.total)
+    return result
 
 
-def _sale_write(client_token, register, totals, payments, paid, user, approved_by, allow_negative=None) -> Sale:
-    shift = None
-    if not register.online:
-        # FOR NO KEY UPDATE: shift_close's FOR UPDATE waits for sales in flight, and a sale waits for a close.
-        shift = (
-            Shift.objects.select_for_update(no_key=True)
-            .filter(register=register, closed_at__isnull=True)
-            .only("pk")
-            .first()
+def _sale_for_token(client_token: uuid.UUID) -> tuple[Sale | None, int | None]:
+    """The sale already completed with this token, if any, and on PostgreSQL an id for a new sale, both in one
+    round trip: a new sale is then inserted with its number, not numbered by a second statement."""
+    if connection.vendor != "postgresql":
+        return Sale.objects.filter(client_token=client_token).first(), None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT id FROM {Sale._meta.db_table} WHERE client_token = %s), "
+            "nextval(pg_get_serial_sequence(%s, 'id'))",
+            [client_token, Sale._meta.db_table],
         )
-        if shift is None:
-            raise NoOpenShift(register)
-    location = register.location
-    sale = Sale.objects.create(
-        client_token=client_token,
-        register=register,
-        shift=shift,
-        location=location,
-        cashier=user,
-        approved_by=approved_by,
-        item_count=totals.item_count,
-        total=totals.total,
-        tax=totals.tax,
-        paid=paid.paid,
-        change=paid.change,
-    )
-    sale.number = _sale_number(register, sale)
-    Sale.objects.filter(pk=sale.pk).update(number=sale.number)
-    # Lines and payments first: the stock rows (hot for a popular product) are locked last, so they are held
-    # only for the few statements before the commit.
-    SaleLine.objects.bulk_create(
-        SaleLine(
-            sale=sale,
-            position=i,
-            product=p.product,
-            code=p.code,
-            quantity=p.quantity,
-            unit_price=p.unit_price,
-            amount=p.amount,
-            tax=p.tax,
-            cost=p.cost,
-            saving=p.saving,
-            promotion=p.promotion,
-        )
-        for i, p in enumerate(totals.lines, start=1)
-    )
-    Payment.objects.bulk_create(
-        Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in payments
-    )
-    stock_move_batch(
-        moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
-        kind=MovementKind.SALE,
-        reference=sale.number,
-        document=sale,
-        user=user,
-        allow_expired=approved_by is not None,
-        allow_negative=allow_negative,
-    )
-    if approved_by is not None:
-        override_record(
-            kind=OverrideKind.EXPIRED,
-            requested_by=user,
+        existing_id, sale_id = cursor.fetchone()
+    return (Sale.objects.get(pk=existing_id) if existing_id is not None else None), sale_id
+
+
+@dataclass(frozen=True)
+class _SaleWrite:
+    sale_id: int | None  # drawn in advance (PostgreSQL), or None to take the one the insert gives
+    client_token: uuid.UUID
+    fingerprint: str
+    register: Register
+    totals: Totals
+    payments: Sequence[PaymentInput]
+    paid: Tender
+    user: object
+    approved_by: object
+
+    def run(self, allow_negative=None) -> SaleResult:
+        """The writes of one sale, inside the caller's transaction."""
+        register, totals, user, approved_by = self.register, self.totals, self.user, self.approved_by
+        shift = None
+        if not register.online:
+            # FOR NO KEY UPDATE: shift_close's FOR UPDATE waits for sales in flight, and a sale waits for a close.
+            shift = (
+                Shift.objects.select_for_update(no_key=True)
+                .filter(register=register, closed_at__isnull=True)
+                .only("pk")
+                .first()
+            )
+            if shift is None:
+                raise NoOpenShift(register)
+        location = register.location
+        sale = Sale(
+            client_token=self.client_token,
+            request_hash=self.fingerprint,
+            register=register,
+            shift=shift,
+            location=location,
+            cashier=user,
             approved_by=approved_by,
-            register=register.code,
-            reference=sale.number,
-            amount=totals.total,
+            item_count=totals.item_count,
+            total=totals.total,
+            tax=totals.tax,
+            paid=self.paid.paid,
+            change=self.paid.change,
         )
-    # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
-    promotion_claim(claims=totals.claims)
-    day = timezone.localdate(sale.created_at)
-    sales_daily_add(
-        lines=[SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
-    )
-    return sale
+        if self.sale_id is not None:
+            sale.pk = self.sale_id
+            sale.number = _sale_number(register, sale)
+            sale.save(force_insert=True)
+        else:
+            sale.save(force_insert=True)
+            sale.number = _sale_number(register, sale)
+            Sale.objects.filter(pk=sale.pk).update(number=sale.number)
+        # Lines and payments first: the stock rows (hot for a popular product) are locked last, so they are held
+        # only for the few statements before the commit.
+        lines = SaleLine.objects.bulk_create(
+            SaleLine(
+                sale=sale,
+                position=i,
+                product=p.product,
+                code=p.code,
+                quantity=p.quantity,
+                unit_price=p.unit_price,
+                amount=p.amount,
+                tax=p.tax,
+                cost=p.cost,
+                saving=p.saving,
+                promotion=p.promotion,
+            )
+            for i, p in enumerate(totals.lines, start=1)
+        )
+        payments = Payment.objects.bulk_create(
+            Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in self.payments
+        )
+        stock_move_batch(
+            moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
+            kind=MovementKind.SALE,
+            reference=sale.number,
+            document=sale,
+            user=user,
+            allow_expired=approved_by is not None,
+            allow_negative=allow_negative,
+        )
+        if approved_by is not None:
+            override_record(
+                kind=OverrideKind.EXPIRED,
+                requested_by=user,
+                approved_by=approved_by,
+                register=register.code,
+                reference=sale.number,
+                amount=totals.total,
+            )
+        # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
+        promotion_claim(claims=totals.claims)
+        day = timezone.localdate(sale.created_at)
+        sales_daily_add(
+            lines=[SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
+        )
+        return SaleResult(sale, created=True, lines=lines, payments=payments)
 
 
 @transaction.atomic

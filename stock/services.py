@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -175,7 +175,6 @@ def _allocate_fefo(
     return result
 
 
-@transaction.atomic
 def stock_move_batch(
     *,
     moves: Sequence[Move],
@@ -196,12 +195,22 @@ def stock_move_batch(
     one ledger row per move, and opens replenishment suggestions where on-hand
     fell below safety stock.
     """
+    if connection.in_atomic_block:
+        # No savepoint in the caller's transaction (a sale, a receipt): two round trips saved on every sale. Every
+        # refusal is raised before anything but empty level rows is written, so the caller's transaction stays usable.
+        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired)
+    with transaction.atomic():
+        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired)
+
+
+def _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired) -> list[StockMovement]:
     if kind not in MovementKind.values:
         raise ValueError(f"Unknown movement kind {kind!r}")
     moves = [m for m in moves if m.quantity != 0]
     if not moves:
         return []
     negative_ok = _negative_allowed(kind, allow_negative)
+    fefo_pairs = {(m.product.pk, m.location.pk) for m in moves if m.takes_fefo}
     levels = _lock_levels(moves)
     moves = _allocate_fefo(moves, levels, allow_expired, negative_ok)
 
@@ -240,7 +249,7 @@ def stock_move_batch(
         on_hand=F("on_hand") + Case(*(When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()))
     )
     created = StockMovement.objects.bulk_create(movements)
-    _raise_suggestions({(m.product, m.location) for m in moves if m.quantity < 0})
+    _raise_suggestions({(m.product, m.location) for m in moves if m.quantity < 0}, levels, balances, fefo_pairs)
     return created
 
 
@@ -273,23 +282,37 @@ def stock_move(
     return movements[0]
 
 
-def _raise_suggestions(pairs: set[tuple[Product, Location]]) -> None:
-    """Open a suggestion for each (product, location) now below safety stock, at most one open each."""
+def _raise_suggestions(
+    pairs: set[tuple[Product, Location]],
+    levels: dict[tuple, StockLevel],
+    balances: dict[int, Decimal],
+    fefo_pairs: set[tuple[int, int]],
+) -> None:
+    """Open a suggestion for each (product, location) now below safety stock, at most one open each.
+
+    The on-hand after the moves is known from the locked rows when they are every row of the product there
+    (a product without lots, or a FEFO move, which locks all its lots); otherwise it is summed afresh.
+    """
     watched = [(p, loc) for p, loc in pairs if p.safety_stock > 0]
     if not watched:
         return
-    totals = {
-        (row["product_id"], row["location_id"]): row["total"]
-        for row in StockLevel.objects.filter(
-            product_id__in={p.pk for p, _ in watched}, location_id__in={loc.pk for _, loc in watched}
+    totals: dict[tuple, Decimal] = defaultdict(Decimal)
+    for (product_id, location_id, _lot), level in levels.items():
+        totals[(product_id, location_id)] += balances[level.pk]
+    unknown = [(p, loc) for p, loc in watched if p.lot_tracked and (p.pk, loc.pk) not in fefo_pairs]
+    if unknown:
+        totals.update(
+            ((row["product_id"], row["location_id"]), row["total"])
+            for row in StockLevel.objects.filter(
+                product_id__in={p.pk for p, _ in unknown}, location_id__in={loc.pk for _, loc in unknown}
+            )
+            .values("product_id", "location_id")
+            .annotate(total=Sum("on_hand"))
         )
-        .values("product_id", "location_id")
-        .annotate(total=Sum("on_hand"))
-    }
     below = [
-        ReplenishmentSuggestion(product=p, location=loc, on_hand_when_raised=totals.get((p.pk, loc.pk), ZERO))
+        ReplenishmentSuggestion(product=p, location=loc, on_hand_when_raised=totals[(p.pk, loc.pk)])
         for p, loc in watched
-        if totals.get((p.pk, loc.pk), ZERO) < p.safety_stock
+        if totals[(p.pk, loc.pk)] < p.safety_stock
     ]
     # The partial unique index keeps it to one open suggestion per product and location.
     ReplenishmentSuggestion.objects.bulk_create(below, ignore_conflicts=True)

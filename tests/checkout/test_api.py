@@ -99,6 +99,48 @@ def test_sale_post_is_201_then_200_with_the_same_body(api, stocked, floor):
     assert StockLevel.objects.get(product=product, location=floor).on_hand == 8
 
 
+def test_same_token_with_other_lines_or_payments_is_409_and_changes_nothing(api, stocked, floor):
+    first_product, other_product = stocked(2, on_hand=Decimal(10))
+    body = sale_body(first_product, quantity="2", amount="10.00")
+    first = api("post", "/api/sales", body)
+    assert first.status_code == 201
+    for changed in (
+        {**body, "lines": [{"code": other_product.barcode, "quantity": "2"}]},
+        {**body, "lines": [{"code": first_product.barcode, "quantity": "3"}]},
+        {**body, "payments": [{"method": "card", "amount": body["payments"][0]["amount"]}]},
+    ):
+        response = api("post", "/api/sales", changed)
+        assert response.status_code == 409, response.json()
+        assert response.json()["field"] == "client_token"
+        assert first.json()["number"] in response.json()["error"]
+    assert Sale.objects.count() == 1
+    assert StockLevel.objects.get(product=first_product, location=floor).on_hand == 8
+    assert StockLevel.objects.get(product=other_product, location=floor).on_hand == 10
+    assert api("post", "/api/sales", body).json() == first.json()
+
+
+def test_retry_of_a_sale_whose_product_was_retired_since_still_gets_the_sale(api, stocked):
+    (product,) = stocked(1, on_hand=Decimal(10))
+    body = sale_body(product, amount="10.00")
+    first = api("post", "/api/sales", body)
+    product.active = False
+    product.save()
+    retry = api("post", "/api/sales", body)
+    assert retry.status_code == 200
+    assert retry.json() == first.json()
+
+
+def test_register_taken_out_of_use_stops_selling_at_once(api, stocked, shift):
+    (product,) = stocked(1, on_hand=Decimal(10))
+    register = shift.register
+    assert api("post", "/api/sales", sale_body(product, register=register.code)).status_code == 201
+    register.active = False
+    register.save()
+    response = api("post", "/api/sales", sale_body(product, register=register.code))
+    assert response.status_code == 400
+    assert response.json()["field"] == "register"
+
+
 def test_sale_with_a_pack_barcode_sells_the_pack(api, stocked, floor):
     (product,) = stocked(1, on_hand=Decimal(12))
     pack = ProductBarcodeFactory(product=product, pack_quantity=6)
