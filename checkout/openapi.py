@@ -143,8 +143,9 @@ PATHS = {
                 "401": UNAUTHORIZED,
                 "409": _json(
                     ERROR,
-                    "not enough (unexpired) stock, the register has no open shift, or a limited promotion ran out "
-                    "(price the sale again and pay the new total)",
+                    "not enough (unexpired) stock, the register has no open shift, a limited promotion ran out "
+                    "(price the sale again and pay the new total), or the client_token was already used for a sale "
+                    "with other lines or payments",
                 ),
             },
         }
