@@ -64,11 +64,29 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str) -> 
         return _svg(figure)
 
 
-def line_chart(days: Sequence[date], series: dict[str, Sequence[float]], *, title: str) -> str:
+def column_chart(labels: Sequence[str], values: Sequence[float], *, title: str) -> str:
+    """Upright bars in the order given: hours of the day read left to right."""
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(7, 3))
+        axes.bar(list(labels), list(values), color=GREEN)
+        axes.set_title(title)
+        return _svg(figure)
+
+
+def line_chart(days: Sequence[date], series: dict[str, Sequence[float]], *, title: str, markers: bool = False) -> str:
+    """One line per series; markers=True marks each point (a few stocktakes are points in time, not a daily line)."""
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(figsize=(7, 3))
         for (label, values), color in zip(series.items(), (GREEN, GREY, ORANGE), strict=False):
-            axes.plot(list(days), list(values), label=label, color=color, linewidth=1.5)
+            # Points too: a series of a few stocktakes is a handful of dates, not a daily line.
+            axes.plot(
+                list(days),
+                list(values),
+                label=label,
+                color=color,
+                linewidth=1.5,
+                marker="." if len(days) < 40 else None,
+            )
         axes.set_title(title)
         axes.legend(frameon=False)
         figure.autofmt_xdate()

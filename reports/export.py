@@ -40,7 +40,13 @@ def table_xlsx(table: Table, filename: str) -> HttpResponse:
     sheet.append([str(c.label) for c in table.columns])
     for row in _rows(table):
         sheet.append(row)
-    formats = {"money": "#,##0.00", "quantity": "#,##0.###", "percent": "0.00", "date": "yyyy-mm-dd"}
+    formats = {
+        "money": "#,##0.00",
+        "quantity": "#,##0.###",
+        "percent": "0.00",
+        "date": "yyyy-mm-dd",
+        "datetime": "yyyy-mm-dd hh:mm",
+    }
     for index, column in enumerate(table.columns, start=1):
         if column.kind in formats:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):

@@ -1,9 +1,11 @@
 from datetime import date, timedelta
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from checkout.models import Register
 from stock.models import Location
 
 MAX_RANGE_DAYS = 3 * 366
@@ -14,6 +16,15 @@ class ReportFilterForm(forms.Form):
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     location = forms.ModelChoiceField(
         label=_("Location"), queryset=Location.objects.all(), required=False, empty_label=_("All locations")
+    )
+    register = forms.ModelChoiceField(
+        label=_("Register"), queryset=Register.objects.all(), required=False, empty_label=_("All registers")
+    )
+    cashier = forms.ModelChoiceField(
+        label=_("Cashier"),
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        empty_label=_("All cashiers"),
     )
     days = forms.IntegerField(label=_("Days without sale"), min_value=1, max_value=3650, required=False)
 

@@ -1,5 +1,3 @@
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib import messages
@@ -14,7 +12,7 @@ from catalog.models import Product
 from reports import charts, export, selectors, services
 from reports.forms import ForecastRunForm, ReportFilterForm
 from reports.models import JobRun
-from reports.selectors import Table
+from reports.registry import REPORTS
 from stock.models import Location
 from supermarket.jobs import JobsUnavailable
 
@@ -22,83 +20,6 @@ from supermarket.jobs import JobsUnavailable
 def manager_only(view):
     """Reports are for managers: the role that holds the reports app's permissions."""
     return login_required(permission_required("reports.view_salesdaily", raise_exception=True)(view))
-
-
-@dataclass(frozen=True)
-class Report:
-    title: str
-    build: Callable[[dict], Table]
-    chart: Callable[[Table], str] | None = None
-    filters: tuple[str, ...] = ("start", "end", "location")
-
-
-def _category_chart(table: Table) -> str:
-    return charts.bar_chart(
-        [r.category for r in table.rows],
-        [float(r.amount) for r in table.rows],
-        title=str(_("Sales amount by category")),
-    )
-
-
-def _trend_chart(table: Table) -> str:
-    return charts.line_chart(
-        [r.day for r in table.rows],
-        {
-            str(_("Sales amount")): [float(r.amount) for r in table.rows],
-            str(_("Same weekday last week")): [float(r.last_week) for r in table.rows],
-            str(_("Same weekday last year")): [float(r.last_year) for r in table.rows],
-        },
-        title=str(_("Daily sales")),
-    )
-
-
-def _product_chart(table: Table) -> str:
-    return charts.bar_chart(
-        [r.product for r in table.rows], [float(r.amount) for r in table.rows], title=str(_("Sales amount"))
-    )
-
-
-def _valuation_chart(table: Table) -> str:
-    return charts.bar_chart(
-        [r.category for r in table.rows],
-        [float(r.stock_value) for r in table.rows],
-        title=str(_("Stock value at cost")),
-    )
-
-
-REPORTS = {
-    "sales-by-category": Report(
-        _("Sales by category"),
-        lambda f: selectors.sales_by_category(start=f["start"], end=f["end"], location=f["location"]),
-        _category_chart,
-    ),
-    "daily-trend": Report(
-        _("Daily sales trend"),
-        lambda f: selectors.daily_trend(start=f["start"], end=f["end"], location=f["location"]),
-        _trend_chart,
-    ),
-    "top-sellers": Report(
-        _("Top sellers"),
-        lambda f: selectors.top_sellers(start=f["start"], end=f["end"], location=f["location"]),
-        _product_chart,
-    ),
-    "bottom-sellers": Report(
-        _("Bottom sellers"),
-        lambda f: selectors.top_sellers(start=f["start"], end=f["end"], location=f["location"], bottom=True),
-        _product_chart,
-    ),
-    "slow-movers": Report(
-        _("Slow movers and dead stock"),
-        lambda f: selectors.slow_movers(today=f["end"], days=f["days"], location=f["location"]),
-        filters=("end", "days", "location"),
-    ),
-    "stock-valuation": Report(
-        _("Stock valuation at cost"),
-        lambda f: selectors.stock_valuation(location=f["location"]),
-        _valuation_chart,
-        filters=("location",),
-    ),
-}
 
 
 @manager_only

@@ -1,6 +1,7 @@
 from django import template
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from supermarket.templatetags.yuan import yuan
 
@@ -19,6 +20,10 @@ def cell(row, column):
         return format_html("<td>{}</td>", value)
     if column.kind == "date":
         return format_html("<td>{}</td>", date_format(value, "Y-m-d"))
+    if column.kind == "datetime":
+        return format_html("<td>{}</td>", date_format(value, "Y-m-d H:i"))
+    if column.kind == "link":
+        return format_html('<td><a href="{}">{}</a></td>', value, _("Open"))
     if column.kind == "money":
         return format_html('<td class="num">{}</td>', yuan(value))
     text = number_format(value, PLACES.get(column.kind), use_l10n=True, force_grouping=True)
