@@ -3,8 +3,10 @@
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -16,13 +18,14 @@ from checkout.models import (
     PaymentMethod,
     Refund,
     Register,
+    Return,
     ReturnLine,
     Sale,
     SaleLine,
     Shift,
 )
 from checkout.pricing import LineInput, PricedLine, Totals, price_lines
-from stock.models import Location, StockLevel
+from stock.models import Location, Lot, MovementKind, StockLevel, StockMovement
 from supermarket.money import money
 
 ZERO = Decimal("0")
@@ -158,6 +161,66 @@ def returned_so_far(sale: Sale) -> dict[int, tuple[Decimal, Decimal]]:
         .order_by()
     )
     return {r["sale_line_id"]: (r["quantity"], r["amount"]) for r in rows}
+
+
+def _return_order(lot: Lot | None) -> tuple:
+    # The reverse of the sale's FEFO order (stock.services._expiry_order): no lot first, then the lot expiring last.
+    if lot is None:
+        return (1, date.max, 0)
+    return (0, lot.expiry_date or date.max, lot.pk)
+
+
+def return_lots(sale: Sale, quantities: dict[int, Decimal]) -> list[tuple[int, Lot | None, Decimal]]:
+    """Where the returned goods of a sale go back, as (product id, lot, quantity), for quantities by product id.
+
+    The rule: a return undoes the sale's takings in reverse. The sale took a lot-tracked product from the lot
+    expiring first, then the next, and stock without a lot last; so a return puts back first what the sale took
+    without a lot, then into its lots from the one expiring last to the one expiring first. Never more goes back
+    to a lot than the sale took from it less what the sale's earlier returns put back there, so a sale returned in
+    parts leaves every lot where it was before the sale. A product the sale took without lots goes back without one.
+
+    Reads the sale's ledger (the movements of the sale and of its returns) in one query, and the lots in one more.
+    Call it with the sale row locked, as sale_return does, so that two returns cannot both count the same lot free.
+    """
+    documents = Q(document_type=ContentType.objects.get_for_model(Sale), document_id=sale.pk, kind=MovementKind.SALE)
+    documents |= Q(
+        document_type=ContentType.objects.get_for_model(Return),
+        document_id__in=Return.objects.filter(sale=sale).values("pk"),
+        kind=MovementKind.RETURN,
+    )
+    rows = (
+        StockMovement.objects.filter(documents, product_id__in=list(quantities), location_id=sale.location_id)
+        .values("product_id", "lot_id")
+        .annotate(net=Sum("quantity"))
+        .order_by()
+    )
+    left: dict[int, dict[int | None, Decimal]] = {}
+    for row in rows:
+        left.setdefault(row["product_id"], {})[row["lot_id"]] = -row["net"]
+    lots = Lot.objects.in_bulk({lot_id for by_lot in left.values() for lot_id in by_lot if lot_id is not None})
+    result = []
+    for product_id, quantity in quantities.items():
+        by_lot = sorted(
+            ((lots.get(lot_id), q) for lot_id, q in left.get(product_id, {}).items()),
+            key=lambda pair: _return_order(pair[0]),
+            reverse=True,
+        )
+        # Returns recorded before lots were followed put everything back without a lot: what they put back beyond
+        # what the sale took without a lot is counted against the lots this rule would have filled first.
+        excess = sum((-q for _lot, q in by_lot if q < 0), ZERO)
+        wanted = quantity
+        for lot, q in by_lot:
+            free = max(q, ZERO)
+            used = min(free, excess)
+            excess -= used
+            give = min(free - used, wanted)
+            if give > 0:
+                result.append((product_id, lot, give))
+                wanted -= give
+        if wanted > 0:
+            # More than the ledger shows taken (not expected: returns are checked against the sale's lines).
+            result.append((product_id, None, wanted))
+    return result
 
 
 @dataclass

@@ -38,7 +38,16 @@ from checkout.pricing import (
     tender,
 )
 from checkout.promotions import promotion_claim
-from checkout.selectors import Basket, basket, cart_inputs, cart_lines, returned_so_far, shift_report, stock_available
+from checkout.selectors import (
+    Basket,
+    basket,
+    cart_inputs,
+    cart_lines,
+    return_lots,
+    returned_so_far,
+    shift_report,
+    stock_available,
+)
 from reports.services import SoldLine, sales_daily_add
 from stock.models import MovementKind
 from stock.services import InsufficientStock, Move, stock_move_batch
@@ -303,7 +312,9 @@ def sale_return(
     of kind `override` (a refund, or a void when sale_void returns everything). Locks the sale row so that two returns
     of the same sale cannot together take back more than was sold; refuses any line beyond what is
     left (CheckoutError naming the line). A line returned in full refunds exactly what is left of its
-    amount; a partial one its share. Stock goes back through stock_move_batch; rollups get negative lines.
+    amount; a partial one its share. Stock goes back through stock_move_batch into the lots the sale took it from
+    (return_lots: what the sale took last goes back first, never more to a lot than the sale took from it);
+    rollups get negative lines.
     """
     _require_permission(approved_by, "checkout.add_return", _("A return needs a manager's approval."))
     if refund_method not in PaymentMethod.values:
@@ -354,8 +365,17 @@ def sale_return(
         reference=sale.number,
         amount=total,
     )
+    # Goods go back into the lots the sale took them from (checkout.selectors.return_lots gives the rule).
+    products, by_product = {}, {}
+    for line, q, _a in priced:
+        products[line.product_id] = line.product
+        by_product[line.product_id] = by_product.get(line.product_id, ZERO) + q
+    location = sale.location
     stock_move_batch(
-        moves=[Move(product=line.product, location=sale.location, quantity=q) for line, q, _a in priced],
+        moves=[
+            Move(product=products[product_id], location=location, quantity=q, lot=lot)
+            for product_id, lot, q in return_lots(sale, by_product)
+        ],
         kind=MovementKind.RETURN,
         reference=sale.number,
         document=ret,

@@ -1,15 +1,20 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from checkout.models import Refund, Return, Shift
 from checkout.pricing import CheckoutError, LineInput, PaymentInput
 from checkout.selectors import shift_report
 from checkout.services import NotApproved, sale_complete, sale_return, shift_close, shift_open
 from reports.models import SalesDaily
-from stock.models import StockLevel, StockMovement
+from stock.models import Lot, StockLevel, StockMovement
 from stock.selectors import ledger_mismatches
+from stock.services import Move, stock_move_batch
+from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +150,75 @@ def test_close_shift_page_shows_the_z_report(client, register, shift, cashier, s
     assert b'id="expected-cash">\xc2\xa5209.00<' in report.content
     assert b'id="cash-difference">\xc2\xa50.00<' in report.content
     assert Refund.objects.count() == 0
+
+
+@pytest.fixture
+def yogurt(floor):
+    """A lot-tracked product with two lots on the floor: 3 expiring in 2 days, 4 in 9 days."""
+    product = ProductFactory(lot_tracked=True, selling_price=Decimal("4.50"))
+    today = timezone.localdate()
+    soon = Lot.objects.create(product=product, code="SOON", expiry_date=today + timedelta(days=2))
+    later = Lot.objects.create(product=product, code="LATER", expiry_date=today + timedelta(days=9))
+    stock_move_batch(
+        moves=[Move(product, floor, Decimal(3), soon), Move(product, floor, Decimal(4), later)], kind="receipt"
+    )
+    return product, soon, later
+
+
+def lot_levels(product) -> dict[str, Decimal]:
+    return dict(StockLevel.objects.filter(product=product).values_list("lot__code", "on_hand"))
+
+
+def test_return_of_lot_tracked_goods_goes_back_to_the_lots_the_sale_took_them_from(
+    register, shift, cashier, manager, yogurt, floor, sell
+):
+    product, soon, later = yogurt
+    sale = sell(register, [(product, 5)])  # FEFO: 3 from SOON, then 2 from LATER
+    assert lot_levels(product) == {"SOON": 0, "LATER": 2, None: 0}
+    line = sale.lines.get()
+
+    give_back(sale, line, 1, register=register, cashier=cashier, approved_by=manager)
+    # What the sale took last goes back first: the lot expiring last.
+    assert lot_levels(product) == {"SOON": 0, "LATER": 3, None: 0}
+    give_back(sale, line, 2, register=register, cashier=cashier, approved_by=manager)
+    # Never more to a lot than the sale took from it (2 from LATER): the rest goes to SOON.
+    assert lot_levels(product) == {"SOON": 1, "LATER": 4, None: 0}
+    give_back(sale, line, 2, register=register, cashier=cashier, approved_by=manager)
+    assert lot_levels(product) == {"SOON": 3, "LATER": 4, None: 0}
+
+    returned = StockMovement.objects.filter(kind="return", product=product).order_by("pk")
+    assert [(m.lot.code, m.quantity) for m in returned] == [("LATER", 1), ("LATER", 1), ("SOON", 1), ("SOON", 2)]
+    assert ledger_mismatches() == []
+    call_command("check_stock_ledger")
+
+
+def test_return_over_two_lines_of_one_lot_tracked_product_shares_the_lots(
+    register, shift, cashier, manager, yogurt, floor, sell
+):
+    product, soon, later = yogurt
+    sale = sell(register, [(product, 2), (product, 2)])  # one batch: 3 from SOON, 1 from LATER
+    first, second = sale.lines.order_by("position")
+    sale_return(
+        sale=sale,
+        quantities={first.pk: Decimal(2), second.pk: Decimal(1)},
+        refund_method="cash",
+        register=register,
+        user=cashier,
+        approved_by=manager,
+    )
+    assert lot_levels(product) == {"SOON": 2, "LATER": 4, None: 0}
+    give_back(sale, second, 1, register=register, cashier=cashier, approved_by=manager)
+    assert lot_levels(product) == {"SOON": 3, "LATER": 4, None: 0}
+    assert ledger_mismatches() == []
+
+
+def test_return_of_goods_sold_past_the_lots_puts_the_no_lot_part_back_first(
+    register, shift, cashier, manager, yogurt, floor, sell, settings
+):
+    settings.STOCK_ALLOW_NEGATIVE_SALES = True
+    product, soon, later = yogurt
+    sale = sell(register, [(product, 9)])  # 3 SOON, 4 LATER, 2 beyond the lots
+    assert lot_levels(product) == {"SOON": 0, "LATER": 0, None: -2}
+    give_back(sale, sale.lines.get(), 3, register=register, cashier=cashier, approved_by=manager)
+    assert lot_levels(product) == {"SOON": 0, "LATER": 1, None: 0}
+    assert ledger_mismatches() == []
