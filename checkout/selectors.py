@@ -125,6 +125,34 @@ def till_carts(register: Register) -> tuple[Cart | None, list[Cart]]:
     return open_cart, [c for c in carts if c.status == Cart.Status.HELD]
 
 
+@dataclass(frozen=True)
+class Till:
+    register: Register
+    cart: Cart | None
+    held: list[Cart]
+
+
+def till_bound(register_id: int) -> Till | None:
+    """The active in-store register with this id (with its location), its open cart and its held carts: one query
+    when the register has a cart, as it has at every scan; None if there is no such register."""
+    carts = list(
+        Cart.objects.filter(register_id=register_id, register__active=True, register__online=False)
+        .select_related("register__location")
+        .annotate(line_count=Count("lines"))
+        .order_by("held_at", "pk")
+    )
+    if carts:
+        register = carts[0].register
+    else:
+        register = Register.objects.select_related("location").filter(pk=register_id, active=True, online=False).first()
+        if register is None:
+            return None
+    for cart in carts:
+        cart.register = register  # one instance for all, as till_carts gives
+    open_cart = next((c for c in carts if c.status == Cart.Status.OPEN), None)
+    return Till(register, open_cart, [c for c in carts if c.status == Cart.Status.HELD])
+
+
 def open_shift(register: Register) -> Shift | None:
     return Shift.objects.filter(register=register, closed_at__isnull=True).first()
 

@@ -459,6 +459,38 @@ def _in_cart(cart: Cart, product_id: int, *, excluding: int | None = None) -> De
     return sum(lines.values_list("quantity", flat=True), ZERO)
 
 
+# The product's line gets the quantity, or a new line is inserted, in one statement (one round trip and one commit):
+# the common scan is then the add and the basket read. A scale label is always a line of its own.
+_CART_ADD_SQL = """
+WITH same AS (
+    UPDATE {table} SET quantity = quantity + %(quantity)s
+    WHERE cart_id = %(cart)s AND product_id = %(product)s AND amount IS NULL
+    RETURNING id
+), added AS (
+    INSERT INTO {table} (cart_id, product_id, code, quantity, amount)
+    SELECT %(cart)s, %(product)s, %(code)s, %(quantity)s, NULL WHERE NOT EXISTS (SELECT FROM same)
+    RETURNING id
+)
+SELECT id FROM same UNION ALL SELECT id FROM added
+"""
+
+
+def _cart_add(cart: Cart, scan: Scan) -> int:
+    """Add the scan to the cart; the id of the line it went to."""
+    if scan.amount is None and connection.vendor == "postgresql":
+        params = {"quantity": scan.quantity, "cart": cart.pk, "product": scan.product.pk, "code": scan.code}
+        with connection.cursor() as cursor:
+            cursor.execute(_CART_ADD_SQL.format(table=CartLine._meta.db_table), params)
+            return cursor.fetchone()[0]
+    if scan.amount is None:  # SQLite (the embedded demo): no writes inside WITH
+        same = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True)
+        if same.update(quantity=F("quantity") + scan.quantity):
+            return same.values_list("pk", flat=True).first()
+    return CartLine.objects.create(
+        cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
+    ).pk
+
+
 def cart_scan(*, cart: Cart, scan: Scan) -> tuple[Basket, int]:
     """Add a scanned item and return the basket after it with the id of the line that changed. The same product
     again adds to its line; a scale label with its own amount is a line of its own.
@@ -467,15 +499,7 @@ def cart_scan(*, cart: Cart, scan: Scan) -> tuple[Basket, int]:
     nothing changes. Written optimistically without a transaction (add, read the basket with on-hand, take back if
     over) because that is two round trips for the common case; the sale itself re-checks stock under lock.
     """
-    line_id = None
-    if scan.amount is None:
-        same = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True)
-        if same.update(quantity=F("quantity") + scan.quantity):
-            line_id = same.values_list("pk", flat=True).first()
-    if line_id is None:
-        line_id = CartLine.objects.create(
-            cart=cart, product=scan.product, code=scan.code, quantity=scan.quantity, amount=scan.amount
-        ).pk
+    line_id = _cart_add(cart, scan)
     after = basket(cart)
     line = next(ln for ln in after.lines if ln.pk == line_id)
     if line.on_hand_after < 0 and not settings.STOCK_ALLOW_NEGATIVE_SALES:

@@ -33,6 +33,7 @@ from checkout.models import Cart, Register, Shift
 from checkout.pricing import CheckoutError
 from checkout.selectors import (
     Basket,
+    Till,
     basket,
     last_sale_number,
     open_shift,
@@ -40,6 +41,7 @@ from checkout.selectors import (
     sale_by_number,
     sale_number_for_token,
     shift_report,
+    till_bound,
     till_carts,
 )
 from stock.services import ExpiredStock, InsufficientStock
@@ -50,12 +52,17 @@ REGISTER_SALT = "checkout.register"
 LOGIN_URL = "checkout:login"
 
 
-def _bound_register(request: HttpRequest) -> Register | None:
+def _bound_till(request: HttpRequest) -> Till | None:
     try:
         pk = request.get_signed_cookie(REGISTER_COOKIE, salt=REGISTER_SALT)
     except (KeyError, BadSignature):
         return None
-    return Register.objects.select_related("location").filter(pk=pk, active=True, online=False).first()
+    return till_bound(pk) if str(pk).isdigit() else None
+
+
+def _bound_register(request: HttpRequest) -> Register | None:
+    bound = _bound_till(request)
+    return bound.register if bound else None
 
 
 def till_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -64,20 +71,23 @@ def till_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @login_required(login_url=LOGIN_URL)
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        register = _bound_register(request)
-        if register is None:
+        bound = _bound_till(request)
+        if bound is None:
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("checkout:register-choose"))
             return redirect("checkout:register-choose")
-        request.register = register
+        request.register = bound.register
+        # The carts came with the register (one query); _carts hands them out once, before the view changes them.
+        request.till_carts = (bound.cart, bound.held)
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
 def _carts(request: HttpRequest) -> tuple[Cart, list[Cart]]:
-    """The register's open cart (started if there is none) and its held carts."""
-    cart, held = till_carts(request.register)
+    """The register's open cart (started if there is none) and its held carts: at the first call those read with
+    the register, later (after the view changed them) read again."""
+    cart, held = request.__dict__.pop("till_carts", None) or till_carts(request.register)
     return cart or services.cart_start(register=request.register, user=request.user), held
 
 
