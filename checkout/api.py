@@ -61,8 +61,8 @@ def product_detail(request: HttpRequest, code: str) -> JsonResponse:
             "quantity": str(scan.quantity),
             "amount": str(scan.amount) if scan.amount is not None else None,
             "on_hand": [
-                {"location": row["location__code"], "name": row["location__name"], "on_hand": str(row["on_hand"])}
-                for row in on_hand_by_location(product)
+                {"location": row.code, "name": row.name, "on_hand": str(row.on_hand)}
+                for row in on_hand_by_location(product.pk)
             ],
         }
     )

