@@ -83,6 +83,8 @@ class Forecast(models.Model):
     # The ARIMA order chosen by the last search, e.g. [2, 0, 1], reused until search_on + a week.
     order = models.JSONField(_("model order"), null=True, blank=True)
     searched_on = models.DateField(_("order searched on"), null=True, blank=True)
+    # Its fitted parameters, reused without a fit on the nights between searches while they still fit.
+    params = models.JSONField(_("model parameters"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:

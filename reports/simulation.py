@@ -1,25 +1,30 @@
 """Replenishment simulation: replay daily demand against two ordering policies and count what each costs.
 
-Both policies see only the days before the one they decide on. Each evening the
-policy may order; an order arrives the morning `lead_time` days later. Demand
-that finds no stock is lost (a stockout day is a day with lost demand).
+Both policies see only the days before the one they decide on, and both work the same way, as the
+replenishment page does (stock/replenishment.py): every STOCK_REVIEW_PERIOD_DAYS days (the same days for both) the
+stock position (on hand plus on order) is brought up to an order-up-to level, in whole units for
+products sold by the piece; an order placed in the evening arrives the morning after `lead_time` full
+days (the supplier's lead time, the same for both). Stock ordered on one review must last until the
+next review's order arrives: lead time + review period. Demand that finds no stock is lost; a stockout day is a day with lost demand.
 
-Both use the same rule and differ only in their estimate of demand:
-reorder when stock on hand plus on order falls to the demand of the next
-lead time + COVER_DAYS days, and then order up to that plus the demand of the
-following REVIEW_DAYS days.
-- fixed min/max: demand is the flat mean of all training days, so the min and
-  max are constants (the usual shelf rule);
-- forecast-driven: demand is the day-by-day forecast of reports.forecasting,
-  refitted every REFIT_DAYS days on what has been sold so far (weekday rhythm,
-  recent level, promotions fading).
+They differ only in how they set the level:
+- fixed min/max: the flat mean of all training days over lead time + review period, plus a fixed
+  buffer of BUFFER_DAYS days of that mean (the demo's safety-stock rule, "lead time + 2 days");
+- forecast-driven: the day-by-day forecast of reports.forecasting over lead time + review period
+  (weekday rhythm, recent level), made on each review day from what has sold so far, plus safety
+  stock from the forecast's own uncertainty: its 80% interval gives a daily standard deviation, summed
+  over the days as independent errors, times the normal quantile of SERVICE_LEVEL: the chance of no
+  stockout before the next order arrives (the textbook 95% cycle service level; chosen before any run,
+  not tuned; the command takes others to show the trade-off).
 """
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from statistics import NormalDist
 
 import numpy as np
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
@@ -28,11 +33,9 @@ from reports.models import SalesDaily
 from stock.models import Location
 from supermarket.money import money
 
-REFIT_DAYS = 7
-REVIEW_DAYS = 7
-COVER_DAYS = 2  # beyond the lead time: the next chance to order, and a day of safety
+BUFFER_DAYS = 2
+SERVICE_LEVEL = 0.95
 Z_INTERVAL = 1.2816  # an 80% two-sided interval's upper bound lies this many standard deviations above the mean
-Z_SERVICE = 0.8416  # safety stock for an 80% chance of no stockout before the next order arrives
 
 
 @dataclass
@@ -43,9 +46,11 @@ class Outcome:
     lost_units: float = 0.0
     stock_units: float = 0.0  # end-of-day stock summed over the days: divide by days for the average
     days: int = 0
+    orders: int = 0
 
 
-def _replay(demand: np.ndarray, first: int, lead_time: int, start_stock: float, decide) -> Outcome:
+def _replay(demand: np.ndarray, first: int, lead_time: int, review_days: int, start_stock: float, level) -> Outcome:
+    """Replay demand[first:]; on every review day (first, first + review_days, ...) order level(t) - position."""
     outcome = Outcome(days=demand.size - first)
     on_hand, arriving = start_stock, {}
     for t in range(first, demand.size):
@@ -57,49 +62,53 @@ def _replay(demand: np.ndarray, first: int, lead_time: int, start_stock: float, 
             outcome.stockout_days += 1
             outcome.lost_units += lost
         outcome.stock_units += on_hand
-        order = decide(t, on_hand + sum(arriving.values()))
-        if order > 0:
-            arriving[t + 1 + lead_time] = arriving.get(t + 1 + lead_time, 0.0) + order
+        if (t - first) % review_days == 0:
+            order = level(t) - (on_hand + sum(arriving.values()))
+            if order > 1e-9:
+                # Ordered in the evening, on the shelf the morning after lead_time full days.
+                arriving[t + 1 + lead_time] = arriving.get(t + 1 + lead_time, 0.0) + order
+                outcome.orders += 1
     return outcome
 
 
 def simulate_product(
-    demand: np.ndarray, *, first: int, lead_time: int, start: date, whole_units: bool
+    demand: np.ndarray,
+    *,
+    first: int,
+    lead_time: int,
+    start: date,
+    whole_units: bool,
+    review_days: int | None = None,
+    service_level: float = SERVICE_LEVEL,
 ) -> tuple[Outcome, Outcome]:
-    """Replay demand[first:] (days from `start`, demand[0] being start - first days) under both policies."""
+    """Replay demand[first:] (days from `start`, demand[0] being start - first days) under both policies;
+    returns the fixed and the forecast-driven outcome."""
+    review_days = review_days or settings.STOCK_REVIEW_PERIOD_DAYS
+    z = NormalDist().inv_cdf(service_level)
+    cover = lead_time + review_days  # what one order must last: until the next one arrives
     rounding = np.ceil if whole_units else (lambda x: round(x, 3))
-    mean = float(np.mean(demand[:first]))
-    low = mean * (lead_time + COVER_DAYS)
-    high = low + mean * REVIEW_DAYS
-    fixed = _replay(
-        demand, first, lead_time, high, lambda t, position: rounding(high - position) if position <= low else 0
-    )
+    mean = float(np.mean(np.maximum(demand[:first], 0)))
+    fixed_level = float(rounding(mean * (cover + BUFFER_DAYS)))
+    fixed = _replay(demand, first, lead_time, review_days, fixed_level, lambda t: fixed_level)
 
-    plan = {}
+    fitted = {}
 
-    def forecast_policy(t: int, position: float) -> float:
-        since = (t - first) % REFIT_DAYS
-        if since == 0 or "result" not in plan:
-            result = forecasting.forecast_series(
-                demand[: t + 1],
-                start=start + timedelta(days=t - first + 1),
-                horizon=REFIT_DAYS + lead_time + COVER_DAYS + REVIEW_DAYS,
-                order=plan.get("order"),
-                search="order" not in plan,
-            )
-            plan["result"], plan["order"] = result, result.order or plan.get("order")
-            if result.order is None:
-                plan.pop("order", None)
-        result = plan["result"]
-        exposure = slice(since, since + lead_time + 1)  # until an order placed tomorrow would arrive
-        sigma = (result.upper[exposure] - result.mean[exposure]) / Z_INTERVAL
-        reorder_point = result.mean[exposure].sum() + Z_SERVICE * float(np.sqrt(np.sum(sigma**2)))
-        if position > reorder_point:
-            return 0
-        up_to = reorder_point + result.mean[since + lead_time + 1 : since + lead_time + 1 + REVIEW_DAYS].sum()
-        return rounding(up_to - position)
+    def forecast_level(t: int) -> float:
+        result = forecasting.forecast_series(
+            demand[: t + 1],
+            start=start + timedelta(days=t - first + 1),
+            horizon=cover,
+            order=fitted.get("order"),
+            params=fitted.get("params"),
+            search="order" not in fitted,
+        )
+        if result.order:
+            fitted.update(order=result.order, params=result.params)
+        sigma = (result.upper - result.mean) / Z_INTERVAL
+        return float(rounding(result.mean.sum() + z * float(np.sqrt(np.sum(sigma**2)))))
 
-    driven = _replay(demand, first, lead_time, high, forecast_policy)
+    with forecasting.blas_single_thread():
+        driven = _replay(demand, first, lead_time, review_days, fixed_level, forecast_level)
     return fixed, driven
 
 
@@ -113,13 +122,15 @@ class PolicyTotals:
 
 
 def simulate_store(
-    *, location: Location, end: date, days: int = 84, products: int = 200
+    *, location: Location, end: date, days: int = 84, products: int = 200, service_level: float = SERVICE_LEVEL
 ) -> tuple[PolicyTotals, PolicyTotals, int]:
     """Replay the last `days` days up to `end` for an evenly spread sample of active products that sold in the
     training part (all the history before those days); returns the totals of the fixed and the forecast-driven
     policy and the number of products."""
-    if days < REFIT_DAYS or products < 1:
+    if days < 7 or products < 1:
         raise ValueError(_("Simulate at least a week and one product."))
+    if not 0.5 <= service_level < 1:
+        raise ValueError(_("The service level must be at least 0.5 and below 1."))
     first_day = SalesDaily.objects.filter(location=location).order_by("day").values_list("day", flat=True).first()
     history = (end - first_day).days + 1 - days if first_day else 0
     if history < 28:
@@ -136,7 +147,12 @@ def simulate_store(
     for product in sample:
         lead_time = product.supplier.lead_time_days if product.supplier else 2
         outcomes = simulate_product(
-            series[product.pk], first=history, lead_time=lead_time, start=start, whole_units=not product.sold_by_weight
+            series[product.pk],
+            first=history,
+            lead_time=lead_time,
+            start=start,
+            whole_units=not product.sold_by_weight,
+            service_level=service_level,
         )
         for name, outcome in zip(totals, outcomes, strict=True):
             lost = Decimal(f"{outcome.lost_units:.3f}")

@@ -41,11 +41,35 @@ def test_a_forecast_is_stored_with_method_days_and_interval_and_replaced_by_the_
     assert all(d.lower <= d.mean <= d.upper for d in days)
     assert all(abs(d.mean - D(WEEK[d.day.weekday()])) < D("1.5") for d in days)
 
-    forecast.order = [2, 0, 0]  # what a search found; the next six nights refit it as is
-    forecast.save()
+    searched = (forecast.order, forecast.params)
+    assert len(forecast.params) == sum(forecast.order) + 2
+    # The next night is not the product's search night: the stored model still fits and is reused as is.
     services.forecasts_make(product_ids=[product.pk], location=floor, history_end=search_day + timedelta(days=1))
     forecast = Forecast.objects.get(product=product, location=floor)  # still one, its days replaced
-    assert forecast.days.count() == 7 and forecast.order == [2, 0, 0] and forecast.searched_on == search_day
+    assert forecast.days.count() == 7 and forecast.history_end == search_day + timedelta(days=1)
+    assert (forecast.order, forecast.params) == searched and forecast.searched_on == search_day
+
+
+@pytest.mark.django_db
+def test_a_stored_model_that_no_longer_fits_is_searched_afresh_on_an_ordinary_night(floor):
+    product = ProductFactory()
+    sell_weekly_pattern(product, floor)
+    night = next(
+        END - timedelta(days=d)
+        for d in range(1, 8)
+        if not forecasting.search_night(product.pk, END - timedelta(days=d))
+    )
+    services.forecasts_make(product_ids=[product.pk], location=floor, history_end=night - timedelta(days=7))
+    before = Forecast.objects.get(product=product, location=floor)
+    sales_daily_add(  # the week up to `night` sells three times the pattern
+        lines=[
+            SoldLine(product.pk, floor.pk, day, D(2 * WEEK[day.weekday()]), D(1), D(1))
+            for day in (night - timedelta(days=d) for d in range(7))
+        ]
+    )
+    services.forecasts_make(product_ids=[product.pk], location=floor, history_end=night)
+    after = Forecast.objects.get(product=product, location=floor)
+    assert after.searched_on == night and after.params != before.params
 
 
 def test_each_series_is_searched_on_exactly_one_night_a_week():

@@ -88,3 +88,51 @@ def test_backtest_scale_ignores_the_days_before_the_first_sale():
     assert forecasting.backtest_series(padded, end=END).mase == pytest.approx(
         forecasting.backtest_series(series, end=END).mase
     )
+
+
+def test_a_stored_model_that_still_fits_is_reused_without_a_fit(monkeypatch):
+    y = weekly_series(27, noise=0.5)
+    first = forecasting.forecast_series(y[:-7], start=START - timedelta(days=7))
+    assert first.fit == "searched" and first.params
+
+    from statsmodels.tsa.arima.model import ARIMA
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a model that still fits must not be fitted again")
+
+    monkeypatch.setattr(ARIMA, "fit", no_fit)
+    again = forecasting.forecast_series(y, start=START, order=first.order, params=first.params, search=False)
+    assert again.method == ForecastMethod.ARIMA and again.fit == "reused" and not again.searched
+    assert again.order == first.order and again.params == first.params
+    assert np.max(np.abs(again.mean - PATTERN[forecasting.weekdays(START, 7)])) < 1.5
+
+
+def test_a_stored_model_that_no_longer_fits_is_searched_afresh():
+    y = weekly_series(27, noise=0.5)
+    first = forecasting.forecast_series(y[:-7], start=START - timedelta(days=7))
+    shifted = y.copy()
+    shifted[-7:] *= 3  # the last week sells three times as much: last night's model is wrong now
+    again = forecasting.forecast_series(shifted, start=START, order=first.order, params=first.params, search=False)
+    assert again.fit == "searched" and again.searched and again.params != first.params
+    assert again.mean.mean() > PATTERN.mean() * 1.3  # the fresh fit follows the new level
+
+
+def test_stored_parameters_that_do_not_match_the_order_are_searched_afresh_without_error():
+    result = forecasting.forecast_series(
+        weekly_series(26, 0.5), start=START, order=[2, 0, 1], params=[1.0, 0.5], search=False
+    )
+    assert result.method == ForecastMethod.ARIMA and result.fit == "searched"
+    assert len(result.params) == sum(result.order) + 2  # constant, AR and MA terms, variance
+
+
+def test_a_fit_that_raises_inside_statsmodels_falls_back_to_seasonal_naive(monkeypatch):
+    from statsmodels.tsa.arima.model import ARIMA
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("Schur decomposition solver error")
+
+    monkeypatch.setattr(ARIMA, "fit", broken)
+    y = weekly_series(10)
+    result = forecasting.forecast_series(y, start=START)
+    assert result.method == ForecastMethod.SEASONAL_NAIVE and "Schur" in result.note
+    assert result.mean.tolist() == y[-7:].tolist() and result.params is None

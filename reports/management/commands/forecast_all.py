@@ -14,9 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--location", help="location code (default: the sales floor)")
         parser.add_argument("--horizon", type=int, default=7)
         parser.add_argument("--history-end", type=date.fromisoformat, help="last day of history (default: yesterday)")
-        parser.add_argument("--chunk-size", type=int, default=100)
+        parser.add_argument("--chunk-size", type=int, default=500)
 
-    def handle(self, *args, location=None, horizon=7, history_end=None, chunk_size=100, **options):
+    def handle(self, *args, location=None, horizon=7, history_end=None, chunk_size=500, **options):
         place = Location.objects.filter(code=location).first() if location else Location.default()
         if place is None:
             raise CommandError(f"No location with code {location!r}.")

@@ -1,10 +1,11 @@
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from reports.models import SalesDaily
-from reports.simulation import simulate_store
+from reports.simulation import BUFFER_DAYS, SERVICE_LEVEL, simulate_store
 from stock.models import Location
 
 
@@ -16,8 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=84, help="days replayed at the end of the history")
         parser.add_argument("--products", type=int, default=200, help="products in the evenly spread sample")
         parser.add_argument("--end", type=date.fromisoformat, help="last day replayed (default: last day with sales)")
+        parser.add_argument(
+            "--service-level",
+            type=float,
+            default=SERVICE_LEVEL,
+            help=f"forecast policy's chance of no stockout per order cycle (default {SERVICE_LEVEL})",
+        )
 
-    def handle(self, *args, location=None, days=84, products=200, end=None, **options):
+    def handle(self, *args, location=None, days=84, products=200, end=None, service_level=SERVICE_LEVEL, **options):
         place = Location.objects.filter(code=location).first() if location else Location.default()
         if place is None:
             raise CommandError(f"No location with code {location!r}.")
@@ -29,17 +36,23 @@ class Command(BaseCommand):
         if end >= today:
             end = today - timedelta(days=1)
         try:
-            fixed, driven, count = simulate_store(location=place, end=end, days=days, products=products)
+            fixed, driven, count = simulate_store(
+                location=place, end=end, days=days, products=products, service_level=service_level
+            )
         except ValueError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"{count} products at {place.code}, {days} days to {end}; lead times from suppliers")
         self.stdout.write(
-            f"{'policy':<16}{'stockout days':>15}{'lost units':>14}{'lost sales':>14}{'avg stock value':>18}"
+            f"{count} products at {place.code}, {days} days to {end}; lead times from suppliers, both policies "
+            f"ordering up to a level every {settings.STOCK_REVIEW_PERIOD_DAYS} days; fixed: mean x (lead time + "
+            f"review + {BUFFER_DAYS} days); forecast: forecast + safety stock at {service_level:.0%} service level"
+        )
+        self.stdout.write(
+            f"{'policy':<16}{'stockout days':>15}{'lost units':>14}{'lost sales ¥':>14}{'avg stock value ¥':>19}"
         )
         for row in (fixed, driven):
             self.stdout.write(
                 f"{row.policy:<16}{row.stockout_days:>15}{row.lost_units:>14}{row.lost_sales:>14}"
-                f"{row.average_stock_value:>18}"
+                f"{row.average_stock_value:>19}"
             )
         better = driven.stockout_days < fixed.stockout_days and driven.average_stock_value <= fixed.average_stock_value
         self.stdout.write(

@@ -1,0 +1,54 @@
+"""Replenishment simulation on short known series, checked by hand."""
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from reports import forecasting, simulation
+from reports.models import ForecastMethod
+
+START = date(2026, 11, 2)
+TRAINING = np.full(28, 2.0)  # two a day: the fixed policy's mean
+# Fourteen replayed days: two a day, except 15 on day 3.
+REPLAY = np.array([2, 2, 2, 15, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], dtype=float)
+
+
+def test_fixed_min_max_runs_out_after_a_spike_until_the_next_review_delivers():
+    # Lead time 1, review every 7 days: the level is 2 x (1 + 7 + 2 buffer days) = 20, reviewed on days 0 and 7.
+    # Day 0 sells 2 and orders 2 (arrives day 2); the spike on day 3 leaves 1; days 4-8 run out
+    # (1 + 2 + 2 + 2 + 2 = 9 lost) until the 20 ordered on day 7 arrive on day 9.
+    fixed, _ = simulation.simulate_product(
+        np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
+    )
+    assert (fixed.stockout_days, fixed.lost_units, fixed.orders) == (5, 9.0, 2)
+    assert fixed.stock_units == 18 + 16 + 16 + 1 + 0 + 0 + 0 + 0 + 0 + 18 + 16 + 14 + 12 + 10  # end-of-day stock
+
+
+def known_forecast(per_day: float, sigma: float):
+    """A forecast of `per_day` a day whose 80% interval says a standard deviation of `sigma` a day."""
+
+    def forecast_series(y, *, start, horizon, **kwargs):
+        mean = np.full(horizon, per_day)
+        return forecasting.SeriesForecast(ForecastMethod.CROSTON, mean, mean * 0, mean + simulation.Z_INTERVAL * sigma)
+
+    return forecast_series
+
+
+@pytest.mark.parametrize(
+    ("sigma", "stockout_days", "lost"),
+    [
+        # No uncertainty: level 2 x 8 = 16. Day 0 leaves 18 (no order), the spike on day 3 finds 14 (1 lost),
+        # days 4-8 lose 2 each until the 16 ordered on day 7 arrive on day 9.
+        (0.0, 6, 11.0),
+        # One unit a day: safety stock 1.645 x sqrt(8) = 4.65, level ceil(20.65) = 21. Day 0 orders 3 (day 2),
+        # the spike leaves 2, day 4 sells them, days 5-8 lose 2 each.
+        (1.0, 4, 8.0),
+    ],
+)
+def test_forecast_ordering_sets_its_level_from_the_forecast_and_its_interval(monkeypatch, sigma, stockout_days, lost):
+    monkeypatch.setattr(forecasting, "forecast_series", known_forecast(2.0, sigma))
+    _, driven = simulation.simulate_product(
+        np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
+    )
+    assert (driven.stockout_days, driven.lost_units) == (stockout_days, lost)
