@@ -55,6 +55,7 @@ from supermarket import metrics
 from supermarket.models import OverrideKind
 from supermarket.money import money, tax_included
 from supermarket.overrides import override_record, stock_limit_approved
+from supermarket.sql import insert_all
 
 ZERO = Decimal("0")
 
@@ -241,14 +242,14 @@ class _SaleWrite:
         if self.sale_id is not None:
             sale.pk = self.sale_id
             sale.number = _sale_number(register, sale)
-            sale.save(force_insert=True)
+            insert_all([sale])
         else:
-            sale.save(force_insert=True)
+            insert_all([sale])
             sale.number = _sale_number(register, sale)
             Sale.objects.filter(pk=sale.pk).update(number=sale.number)
         # Lines and payments first: the stock rows (hot for a popular product) are locked last, so they are held
         # only for the few statements before the commit.
-        lines = SaleLine.objects.bulk_create(
+        lines = [
             SaleLine(
                 sale=sale,
                 position=i,
@@ -263,10 +264,10 @@ class _SaleWrite:
                 promotion=p.promotion,
             )
             for i, p in enumerate(totals.lines, start=1)
-        )
-        payments = Payment.objects.bulk_create(
-            Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in self.payments
-        )
+        ]
+        payments = [Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in self.payments]
+        insert_all(lines)
+        insert_all(payments)
         stock_move_batch(
             moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
             kind=MovementKind.SALE,
