@@ -7,10 +7,11 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DecimalField, IntegerField, Prefetch, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from checkout.cache import registers
 from checkout.models import (
     Cart,
     CartLine,
@@ -75,15 +76,24 @@ def cart_inputs(lines: Iterable[CartLine]) -> list[LineInput]:
     return [LineInput(product=ln.product, quantity=ln.quantity, amount=ln.amount, code=ln.code) for ln in lines]
 
 
-def _line_on_hand(location_id: int) -> Coalesce:
-    total = (
-        StockLevel.objects.filter(product=OuterRef("product_id"), location_id=location_id)
-        .order_by()
-        .values("product")
-        .annotate(total=Sum("on_hand"))
-        .values("total")
+def _line_on_hand(location_id: int) -> RawSQL:
+    # Written as SQL rather than a Subquery: the basket is read at every scan, and compiling the ORM's nested
+    # aggregate took about as long as running the whole query.
+    return RawSQL(
+        f"SELECT COALESCE(SUM(lv.on_hand), 0) FROM {StockLevel._meta.db_table} lv"
+        f" WHERE lv.product_id = {CartLine._meta.db_table}.product_id AND lv.location_id = %s",
+        (location_id,),
+        output_field=DecimalField(max_digits=14, decimal_places=3),
     )
-    return Coalesce(Subquery(total), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=3))
+
+
+def _cart_line_count() -> RawSQL:
+    # A count per cart without a join and GROUP BY over every selected column (the till reads this at every scan).
+    return RawSQL(
+        f"SELECT COUNT(*) FROM {CartLine._meta.db_table} cl WHERE cl.cart_id = {Cart._meta.db_table}.id",
+        (),
+        output_field=IntegerField(),
+    )
 
 
 def basket(cart: Cart) -> Basket:
@@ -132,23 +142,22 @@ class Till:
     held: list[Cart]
 
 
+def _register_by_id(register_id: int) -> Register | None:
+    return Register.objects.select_related("location").filter(pk=register_id).first()
+
+
 def till_bound(register_id: int) -> Till | None:
-    """The active in-store register with this id (with its location), its open cart and its held carts: one query
-    when the register has a cart, as it has at every scan; None if there is no such register."""
+    """The active in-store register with this id (with its location), its open cart and its held carts; None if
+    there is no such register. The register comes from the worker's cache (checkout.cache, dropped when a register
+    or location changes), so a scan reads only the carts."""
+    register = registers.get(("pk", register_id), lambda: _register_by_id(register_id))
+    if register is None or not register.active or register.online:
+        return None
     carts = list(
-        Cart.objects.filter(register_id=register_id, register__active=True, register__online=False)
-        .select_related("register__location")
-        .annotate(line_count=Count("lines"))
-        .order_by("held_at", "pk")
+        Cart.objects.filter(register_id=register_id).annotate(line_count=_cart_line_count()).order_by("held_at", "pk")
     )
-    if carts:
-        register = carts[0].register
-    else:
-        register = Register.objects.select_related("location").filter(pk=register_id, active=True, online=False).first()
-        if register is None:
-            return None
     for cart in carts:
-        cart.register = register  # one instance for all, as till_carts gives
+        cart.register = register
     open_cart = next((c for c in carts if c.status == Cart.Status.OPEN), None)
     return Till(register, open_cart, [c for c in carts if c.status == Cart.Status.HELD])
 

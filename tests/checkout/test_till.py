@@ -270,3 +270,32 @@ def test_till_links_the_last_receipt_for_a_reprint(till, stocked, register):
     page = till.client.get("/checkout/")
     assert f'href="/checkout/sales/{number}/receipt/" id="last-receipt"'.encode() in page.content
     assert till.client.get(f"/checkout/sales/{number}/receipt/").status_code == 200
+
+
+def test_a_scan_reads_and_writes_in_five_queries_however_long_the_basket(till, stocked, register):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    products = stocked(12)
+    for product in products:
+        till("scan/", code=product.barcode)  # each product looked up once, then served from the worker's cache
+    for product in (products[0], products[-1]):
+        with CaptureQueriesContext(connection) as captured:
+            response = till("scan/", code=product.barcode)
+        assert response.status_code == 200
+        # Session, user, the register's carts, the add (one statement), the basket with its on-hand; the session's
+        # once-a-minute renewal is left out, as it may fall on any request.
+        queries = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith('UPDATE "django_session"')]
+        assert len(queries) == 5, queries
+    assert len(lines(response)) == 12
+    assert cart_quantities(register)[products[-1].name] == 2
+
+
+def test_register_taken_out_of_use_stops_its_till_at_the_next_scan(till, stocked, register):
+    (milk,) = stocked(1)
+    assert till("scan/", code=milk.barcode).status_code == 200
+    register.active = False
+    register.save()
+    response = till("scan/", code=milk.barcode)
+    assert response.headers["HX-Redirect"] == "/checkout/register/"
+    assert cart_quantities(register) == {milk.name: 1}
