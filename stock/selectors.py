@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -22,19 +22,28 @@ class LedgerMismatch:
 
 
 def ledger_mismatches() -> list[LedgerMismatch]:
-    """Every (product, location, lot) whose on_hand differs from the sum of its movements."""
-    sums = {
-        (r["product_id"], r["location_id"], r["lot_id"]): r["total"]
-        for r in StockMovement.objects.order_by()
-        .values("product_id", "location_id", "lot_id")
-        .annotate(total=Sum("quantity"))
-    }
-    mismatches = []
-    for level in StockLevel.objects.values("product_id", "location_id", "lot_id", "on_hand").iterator(chunk_size=5000):
-        key = (level["product_id"], level["location_id"], level["lot_id"])
-        total = sums.pop(key, ZERO)
-        if total != level["on_hand"]:
-            mismatches.append(LedgerMismatch(*key, on_hand=level["on_hand"], ledger_sum=total))
+    """Every (product, location, lot) whose on_hand differs from the sum of its movements.
+
+    Both are read in one snapshot (REPEATABLE READ on PostgreSQL, a transaction on SQLite), so sales committing
+    while the check runs cannot make a level and its movements look apart.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        sums = {
+            (r["product_id"], r["location_id"], r["lot_id"]): r["total"]
+            for r in StockMovement.objects.order_by()
+            .values("product_id", "location_id", "lot_id")
+            .annotate(total=Sum("quantity"))
+        }
+        mismatches = []
+        levels = StockLevel.objects.values("product_id", "location_id", "lot_id", "on_hand")
+        for level in levels.iterator(chunk_size=5000):
+            key = (level["product_id"], level["location_id"], level["lot_id"])
+            total = sums.pop(key, ZERO)
+            if total != level["on_hand"]:
+                mismatches.append(LedgerMismatch(*key, on_hand=level["on_hand"], ledger_sum=total))
     # Movements with no level row at all.
     mismatches += [LedgerMismatch(*key, on_hand=ZERO, ledger_sum=total) for key, total in sums.items() if total]
     return mismatches

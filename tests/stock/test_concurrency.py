@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from stock.models import MovementKind, StockLevel, StockMovement
+from stock.selectors import ledger_mismatches
 from stock.services import InsufficientStock, Move, stock_move_batch
 from tests.factories import ProductFactory
 
@@ -88,3 +89,36 @@ def test_concurrent_sales_of_the_last_units_never_go_below_zero(floor):
     assert outcomes.count("sold") == 10 and outcomes.count("refused") == THREADS - 10
     assert StockLevel.objects.get(product=product, location=floor).on_hand == 0
     call_command("check_stock_ledger")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ledger_check_sees_no_mismatch_while_sales_commit(floor):
+    products = ProductFactory.create_batch(3)
+    stock_move_batch(moves=[Move(p, floor, Decimal(10_000)) for p in products], kind=MovementKind.RECEIPT)
+    selling = threading.Event()
+    errors = []
+
+    def till(seed: int):
+        rng = random.Random(seed)
+        try:
+            while not selling.is_set():
+                lines = rng.sample(products, k=2)
+                stock_move_batch(moves=[Move(p, floor, Decimal(-1)) for p in lines], kind=MovementKind.SALE)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=till, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        # Each check reads the movements, then the levels: sales commit between the two reads all the time.
+        checks = [ledger_mismatches() for _ in range(30)]
+    finally:
+        selling.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert StockMovement.objects.filter(kind=MovementKind.SALE).count() > 30
+    assert checks == [[]] * 30
