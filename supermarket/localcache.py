@@ -77,7 +77,11 @@ def _get_many(cache, keys: list[str]) -> dict[str, str]:
     """The generations found, as text. On Redis one MGET on the backend's own client: Django's get_many would
     unpickle what is stored as plain digits anyway, at three times the cost, on every request."""
     if isinstance(cache, RedisCache):
-        values = cache._cache.get_client(write=False).mget([cache.make_and_validate_key(key) for key in keys])
+        # Django makes a new client object (with its table of reply handlers) at each call; one per backend will do.
+        client = getattr(cache, "_generations_client", None)
+        if client is None:
+            client = cache._generations_client = cache._cache.get_client(write=False)
+        values = client.mget([cache.make_and_validate_key(key) for key in keys])
         # Only compared for equality: latin-1 reads any stored bytes, a generation pickled by an older release too.
         return {key: value.decode("latin-1") for key, value in zip(keys, values, strict=True) if value is not None}
     return {key: str(value) for key, value in cache.get_many(keys).items()}
