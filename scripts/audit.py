@@ -18,8 +18,9 @@ Every pin (``name==version``) is looked up on its own, so a package's answer nev
 
 Exit 1 on any known vulnerability, and when a source answered for some packages but not others (a
 package that could not be looked up is not a clean package). A source that answered for none of its
-packages (no network, or an endpoint refused from here) is reported loudly as NOT performed; that alone
-exits 0 unless AUDIT_REQUIRED=1. AUDIT_PYPI_URL and AUDIT_NPM_URL replace the two base URLs.
+packages (no network, or an endpoint refused from here), and a pin older than its latest release where
+only the project JSON answers, are reported loudly as NOT performed; that alone exits 0 unless
+AUDIT_REQUIRED=1 (an upstream release must not fail every build by itself; a known advisory always does). AUDIT_PYPI_URL and AUDIT_NPM_URL replace the two base URLs.
 """
 
 import argparse
@@ -70,6 +71,7 @@ class Outcome:
     pin: Pin
     advisories: list[Advisory] = field(default_factory=list)
     not_audited: str = ""  # non-empty: this pin was not (fully) audited, and why
+    behind: bool = False  # not audited only because a newer release exists (a warning unless AUDIT_REQUIRED=1)
     looked_up: bool = False  # the source answered for this package
     basis: str = ""
 
@@ -246,6 +248,7 @@ def audit_pypi(pin: Pin) -> Outcome:
         outcome.not_audited = f"pinned above the latest release {latest}: no advisory data for it"
     else:
         outcome.advisories = [a for a in advisories if not fixed_at_or_below(pinned, a.fixed_in)]
+        outcome.behind = True
         outcome.not_audited = (
             f"older than the latest release {latest}; PyPI's project data lists only the latest release's "
             "advisories, so any fixed since this pin are unknown here (pin the latest release)"
@@ -318,11 +321,17 @@ def report(sections: list[tuple[str, list[Pin]]], outcomes: list[Outcome]) -> in
     for ecosystem in sorted({o.pin.ecosystem for o in outcomes if not o.pin.problem}):
         mine = [o for o in outcomes if o.pin.ecosystem == ecosystem and not o.pin.problem]
         answered = [o for o in mine if o.looked_up]
-        incomplete = [o for o in mine if o.not_audited]
+        incomplete = [o for o in mine if o.not_audited and not o.behind]
+        behind = [o for o in mine if o.behind]
         if not answered:
             not_performed.append(f"{ecosystem} ({len(mine)} packages: {mine[0].not_audited})")
         elif incomplete:
             failing.append(f"{ecosystem}: {len(incomplete)} of {len(mine)} packages not audited")
+        if behind:
+            # A new upstream release must not turn every build red by itself; a known advisory still does.
+            (failing if os.environ.get("AUDIT_REQUIRED") == "1" else not_performed).append(
+                f"{ecosystem}: {len(behind)} pin(s) older than their latest release, not fully audited"
+            )
         bases = sorted({o.basis for o in answered if o.basis})
         print(
             f"{ecosystem}: {len(answered)} of {len(mine)} packages looked up"

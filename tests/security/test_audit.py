@@ -171,7 +171,9 @@ def test_a_pin_older_than_the_latest_release_is_not_audited_from_the_project_jso
     assert "NOT AUDITED Django 4.2.20 [requirements.txt:2]: older than the latest release 5.2.1" in run.stdout
 
 
-def test_an_older_pin_with_no_open_advisory_still_fails_as_not_audited(registry, requirements):
+def test_an_older_pin_with_no_open_advisory_is_reported_not_audited_and_fails_only_when_required(
+    registry, requirements
+):
     registry.routes[("GET", "/pypi/django/json")] = (
         200,
         project("5.2.1", ["4.2.10", "5.2.1"], [vuln("PYSEC-BACKPORTED", fixed_in=["4.2.10"])]),
@@ -179,10 +181,14 @@ def test_an_older_pin_with_no_open_advisory_still_fails_as_not_audited(registry,
 
     run = run_audit(base_url(registry), "--requirements", requirements("Django==4.2.10"))
 
-    assert run.returncode == 1, run.stdout
+    assert run.returncode == 0, run.stdout
     assert "VULNERABLE" not in run.stdout
     assert "NOT AUDITED Django 4.2.10" in run.stdout
-    assert "FAILED: PyPI: 1 of 1 packages not audited." in run.stdout
+    assert "*** audit NOT performed for PyPI: 1 pin(s) older than their latest release" in run.stdout
+
+    required = run_audit(base_url(registry), "--requirements", requirements("Django==4.2.10"), required=True)
+    assert required.returncode == 1, required.stdout
+    assert "FAILED: PyPI: 1 pin(s) older than their latest release, not fully audited." in required.stdout
 
 
 def test_a_package_pypi_does_not_know_fails_the_audit_when_others_were_looked_up(registry, requirements):
