@@ -4,7 +4,7 @@ Renders random valid codes (EAN-13, EAN-8, UPC-A and Code 128 with
 python-barcode; UPC-E and QR with zxing-cpp's writer, python-barcode has
 neither), degrades each image in one class, saves it as a camera would (JPEG)
 and decodes the bytes twice: plain pyzbar on the grayscale image (the
-baseline) and the catalog.scanning pipeline with no catalog, so every code
+baseline) and the catalog.decoding pipeline with no catalog, so every code
 must be confirmed by two agreeing reads. A returned code that is not the
 rendered one is a wrong code; the target is none.
 
@@ -42,7 +42,8 @@ from PIL import Image  # noqa: E402
 from pyzbar import pyzbar  # noqa: E402
 
 from catalog import gtin  # noqa: E402
-from catalog.scanning import Symbology, checked_code, decode_image, rotate, upc_e_to_upc_a  # noqa: E402
+from catalog.decoding import decode_image, rotate  # noqa: E402
+from catalog.scanning import Symbology, checked_code, upc_e_to_upc_a  # noqa: E402
 
 SYMBOLOGIES = list(Symbology)
 FRAME = (1280, 720)

@@ -272,7 +272,7 @@ CATALOG_VARIABLE_MEASURE = {
     "29": {"kind": "weight", "item": (2, 7), "value": (7, 12), "decimals": 3},
 }
 DEFAULT_TAX_RATE = Decimal("13.00")
-# Camera scanning (catalog.scanning): refused before decoding when the file or
+# Camera scanning (catalog.scanning, pixels in catalog.decoding): refused before decoding when the file or
 # its pixel count (read from the header) is over the limit; large photos are
 # reduced to SCAN_WORK_SIDE on their long side; the decoding cascade stops
 # after SCAN_TIME_BUDGET_MS of CPU time.

@@ -14,14 +14,12 @@ from django.test import override_settings
 from PIL import Image
 
 from catalog import gtin, scanning
+from catalog.decoding import decode_gray, decode_image, load_gray, rotate
 from catalog.scanning import (
     ImageRejected,
     ImageTooLarge,
     Symbology,
     checked_code,
-    decode_gray,
-    decode_image,
-    rotate,
     upc_e_to_upc_a,
 )
 
@@ -174,7 +172,7 @@ def _engines(monkeypatch, zbar=(), zxing=()):
         name: (lambda image, allowed, it=it: [(code, Symbology.EAN13) for code in next(it, [])])
         for name, it in scripts.items()
     }
-    monkeypatch.setattr(scanning, "ENGINES", engines)
+    monkeypatch.setattr("catalog.decoding.ENGINES", engines)
 
 
 def test_a_single_read_is_not_trusted(monkeypatch):
@@ -216,7 +214,7 @@ def test_a_single_read_of_a_code_the_catalog_carries_is_trusted(monkeypatch):
 def test_short_fragment_of_a_long_code_is_dropped(monkeypatch):
     both = [(X, Symbology.EAN13), ("96385074", Symbology.EAN8)]
     monkeypatch.setattr(
-        scanning, "ENGINES", {"zbar": lambda image, allowed: both, "zxing": lambda image, allowed: both}
+        "catalog.decoding.ENGINES", {"zbar": lambda image, allowed: both, "zxing": lambda image, allowed: both}
     )
     codes, _ = decode_gray(BLANK)
     assert [c.code for c in codes] == [X]
@@ -277,7 +275,7 @@ def test_large_phone_photo_is_reduced_and_still_decodes():
     label = cv2.resize(render_code(Symbology.EAN13, printed), None, fx=5, fy=5, interpolation=cv2.INTER_CUBIC)
     photo = np.full((3000, 4000), 200, np.uint8)
     photo[500 : 500 + label.shape[0], 800 : 800 + label.shape[1]] = label
-    assert max(scanning.load_gray(jpeg(photo)).shape) == 1600
+    assert max(load_gray(jpeg(photo)).shape) == 1600
     assert [c.code for c in decode_image(jpeg(photo)).codes] == [stored]
 
 
