@@ -112,13 +112,49 @@ END;
 """
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (a process that ended counts nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> list[int]:
+    """The gunicorn workers serving the benchmark."""
+    if SERVER is None:
+        return []
+    return [int(pid) for pid in Path(f"/proc/{SERVER.pid}/task/{SERVER.pid}/children").read_text().split()]
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the machine: their CPU is this benchmark's only when nothing else runs."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def wrk(url: str, connections: int, duration: int, script: str | None = None) -> dict:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency"]
     if script:
         command += ["-s", script]
     drain()
     load = os.getloadavg()[0]
+    web, database = server_pids(), postgres_pids()
+    cpu_before = cpu_seconds(web), cpu_seconds(database)
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    drain()
+    cpu_after = cpu_seconds(web), cpu_seconds(database + [p for p in postgres_pids() if p not in database])
     text = out.stdout
 
     def ms(label: str) -> float:
@@ -126,17 +162,21 @@ def wrk(url: str, connections: int, duration: int, script: str | None = None) ->
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     socket = re.search(r"Socket errors: (.*)", text)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
         "avg": ms("Latency"),
         "p99": ms("99%"),
-        "requests": int(re.search(r"(\d+) requests in", text).group(1)),
+        "requests": requests,
         "non2xx": int(errors.group(1)) if errors else 0,
         "socket": socket.group(1) if socket else "",
         "stderr": out.stderr.strip()[:300],
         "load": load,
+        # CPU per request: the workers' own is exact whatever else runs; PostgreSQL's counts every backend.
+        "web_cpu_ms": 1000 * (cpu_after[0] - cpu_before[0]) / max(1, requests),
+        "db_cpu_ms": 1000 * (cpu_after[1] - cpu_before[1]) / max(1, requests),
     }
 
 
@@ -159,7 +199,8 @@ def show(name: str, result: dict) -> None:
     extra += f", socket errors: {result['socket']}" if result["socket"] else ""
     print(
         f"  {name:<44} {result['rps']:>8.0f} req/s  avg {result['avg']:7.1f} ms  p99 {result['p99']:7.1f} ms"
-        f"  ({result['requests']} requests{extra}; load {result['load']:.1f})",
+        f"  ({result['requests']} requests{extra}; load {result['load']:.1f};"
+        f" CPU per request: web {result['web_cpu_ms']:.2f} ms, PostgreSQL {result['db_cpu_ms']:.2f} ms)",
         flush=True,
     )
     if result["stderr"]:
@@ -212,7 +253,11 @@ def stock_ensure(codes: list[str], location: Location) -> None:
         stock_move_batch(moves=moves[start : start + 500], kind=MovementKind.RECEIPT, reference="bench")
 
 
+SERVER: subprocess.Popen | None = None
+
+
 def server_start(workers: str) -> subprocess.Popen:
+    global SERVER
     try:
         urllib.request.urlopen(f"{BASE}/bench/hello", timeout=1)
         raise SystemExit(f"something already answers on port {PORT}; stop it first")
@@ -236,6 +281,7 @@ def server_start(workers: str) -> subprocess.Popen:
     for _ in range(100):
         try:
             urllib.request.urlopen(f"{BASE}/bench/hello", timeout=1)
+            SERVER = server
             return server
         except OSError:
             time.sleep(0.2)
