@@ -1,17 +1,25 @@
-"""CSV and XLSX downloads of any report table, with the numbers as numbers and text made formula-safe."""
+"""CSV and XLSX downloads of any report table, with the numbers as numbers and text made formula-safe, made
+at once in the request or by a job on the "reports" queue for long ranges."""
 
 import csv
 import io
 from datetime import date
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from catalog.resources import spreadsheet_safe
+from reports import services
+from reports.models import JobRun
 from reports.selectors import Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPE = "text/csv; charset=utf-8"
 
 
 def _rows(table: Table) -> list[list]:
@@ -24,17 +32,16 @@ def _rows(table: Table) -> list[list]:
     ]
 
 
-def table_csv(table: Table, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    response.write("\ufeff")  # Excel opens UTF-8 (Chinese names) correctly only with the BOM
-    writer = csv.writer(response)
+def csv_bytes(table: Table) -> bytes:
+    text = io.StringIO()
+    text.write("\ufeff")  # Excel opens UTF-8 (Chinese names) correctly only with the BOM
+    writer = csv.writer(text)
     writer.writerow([str(c.label) for c in table.columns])
     writer.writerows(_rows(table))
-    return response
+    return text.getvalue().encode("utf-8")
 
 
-def table_xlsx(table: Table, filename: str) -> HttpResponse:
+def xlsx_bytes(table: Table) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.append([str(c.label) for c in table.columns])
@@ -53,6 +60,89 @@ def table_xlsx(table: Table, filename: str) -> HttpResponse:
                 cell.number_format = formats[column.kind]
     buffer = io.BytesIO()
     workbook.save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+    return buffer.getvalue()
+
+
+FORMATS = {"csv": (csv_bytes, CSV_TYPE), "xlsx": (xlsx_bytes, XLSX_TYPE)}
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def table_csv(table: Table, filename: str) -> HttpResponse:
+    return _download(csv_bytes(table), CSV_TYPE, f"{filename}.csv")
+
+
+def table_xlsx(table: Table, filename: str) -> HttpResponse:
+    return _download(xlsx_bytes(table), XLSX_TYPE, f"{filename}.xlsx")
+
+
+# Exports made by a job on the "reports" queue: a long range can take longer than a page view may.
+
+EXPORT_DIRECTORY = "report-exports"
+
+
+class ExportRefused(ValueError):
+    """The export asked for cannot be made (unknown report, unknown format, bad filters); nothing was started."""
+
+
+def _filter_values(data: dict, names) -> dict:
+    """The cleaned filters as JSON for the job: dates as ISO text, rows by primary key."""
+    values = {}
+    for name in names:
+        value = data.get(name)
+        values[name] = value.isoformat() if isinstance(value, date) else getattr(value, "pk", value)
+    return values
+
+
+def export_filename(job: JobRun) -> str:
+    args = job.arguments
+    return f"{args['slug']}-{args['filters'].get('start') or ''}-{args['filters'].get('end') or ''}.{args['format']}"
+
+
+def export_path(job: JobRun) -> str:
+    return f"{EXPORT_DIRECTORY}/{job.pk}/{export_filename(job)}"
+
+
+@transaction.atomic
+def report_export_start(*, slug: str, query, file_format: str) -> JobRun:
+    """Check the report, format and filters (ReportFilterForm on `query`), then record an export job on the
+    "reports" queue, run after commit. Raises ExportRefused for bad input and JobsUnavailable when Redis
+    cannot be reached; either way nothing is recorded."""
+    from reports.forms import ReportFilterForm
+    from reports.registry import REPORTS
+
+    if slug not in REPORTS:
+        raise ExportRefused(_("There is no report called %(slug)s.") % {"slug": slug})
+    if file_format not in FORMATS:
+        raise ExportRefused(_("Exports are made as CSV or XLSX, not %(format)s.") % {"format": file_format})
+    form = ReportFilterForm(query)
+    if not form.is_valid():
+        raise ExportRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))
+    filters = _filter_values(form.cleaned_data, REPORTS[slug].filters)
+    return services.job_run_create(
+        kind="report_export",
+        queue="reports",
+        total=1,
+        arguments={"slug": slug, "format": file_format, "filters": filters},
+    )
+
+
+def report_export_write(job: JobRun) -> str:
+    """The job's work: build the report with the filters it was started with and store the file in the default
+    storage. Returns the stored name."""
+    from reports.forms import ReportFilterForm
+    from reports.registry import REPORTS
+
+    args = job.arguments
+    form = ReportFilterForm({k: v for k, v in args["filters"].items() if v is not None})
+    if not form.is_valid():  # e.g. the chosen location was deleted since
+        raise ExportRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))
+    table = REPORTS[args["slug"]].build(form.cleaned_data)
+    write, _content_type = FORMATS[args["format"]]
+    if default_storage.exists(export_path(job)):  # a retry replaces the file of the failed attempt
+        default_storage.delete(export_path(job))
+    return default_storage.save(export_path(job), ContentFile(write(table)))

@@ -12,7 +12,7 @@ from datetime import date
 
 from django.conf import settings
 
-from reports import services
+from reports import export, services
 from reports.models import JobRun
 from stock.models import Location
 
@@ -29,7 +29,12 @@ def forecast_chunk(job: JobRun, *, product_ids: list[int], location_id: int, his
     )
 
 
-KINDS = {"forecast_chunk": forecast_chunk}
+def report_export(job: JobRun, **arguments) -> None:
+    export.report_export_write(job)
+    services.job_progress(job=job, done=1)
+
+
+KINDS = {"forecast_chunk": forecast_chunk, "report_export": report_export}
 
 
 def job_run(job_id: int) -> None:

@@ -2,9 +2,11 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -33,7 +35,13 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404
     spec = REPORTS[slug]
     form = ReportFilterForm(request.GET)  # always bound: an empty query means the default period
-    context = {"spec": spec, "slug": slug, "form": form, "filters": spec.filters}
+    context = {
+        "spec": spec,
+        "slug": slug,
+        "form": form,
+        "filters": spec.filters,
+        "background_formats": [("xlsx", _("Make XLSX")), ("csv", _("Make CSV"))],
+    }
     if not form.is_valid():
         status = 400
     else:
@@ -49,6 +57,21 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         context.update(table=table, chart=spec.chart(table) if spec.chart and table.rows else None)
     template = "reports/report.html#result" if request.htmx else "reports/report.html"
     return TemplateResponse(request, template, context, status=status)
+
+
+@manager_only
+@require_POST
+def report_export(request: HttpRequest, slug: str) -> HttpResponse:
+    """Start a background export of the report with the filters in the query string; its job page offers the file."""
+    if slug not in REPORTS:
+        raise Http404
+    try:
+        job = export.report_export_start(slug=slug, query=request.GET, file_format=request.POST.get("format", ""))
+    except (export.ExportRefused, JobsUnavailable) as error:
+        messages.error(request, str(error))
+        query = request.GET.urlencode()
+        return redirect(reverse("reports:report", args=[slug]) + (f"?{query}" if query else ""))
+    return redirect("reports:job-detail", job_id=job.pk)
 
 
 @manager_only
@@ -106,8 +129,20 @@ def jobs(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(JobRun, pk=job_id)
     context = {"job": job, "parts": job.parts.order_by("pk")}
+    if job.kind == "report_export" and job.status == JobRun.Status.DONE:
+        context["download"] = export.export_filename(job)
     template = "reports/job.html#status" if request.htmx else "reports/job.html"
     return TemplateResponse(request, template, context)
+
+
+@manager_only
+def job_download(request: HttpRequest, job_id: int) -> FileResponse:
+    job = get_object_or_404(JobRun, pk=job_id, kind="report_export", status=JobRun.Status.DONE)
+    try:
+        stored = default_storage.open(export.export_path(job), "rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(stored, as_attachment=True, filename=export.export_filename(job))
 
 
 @manager_only

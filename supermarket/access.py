@@ -135,6 +135,8 @@ URL_RULES: dict[str, Rule] = {
     "reports:jobs": perm("reports.add_jobrun"),
     "reports:job-detail": perm("reports.view_jobrun"),
     "reports:job-retry": perm("reports.change_jobrun"),
+    "reports:job-download": perm("reports.view_jobrun"),
+    "reports:report-export": perm("reports.add_jobrun"),
 }
 
 

@@ -81,6 +81,8 @@ EXPECTED = {
     "reports:jobs": MANAGEMENT,
     "reports:job-detail": MANAGEMENT,
     "reports:job-retry": MANAGEMENT,
+    "reports:job-download": MANAGEMENT,
+    "reports:report-export": MANAGEMENT,
     "admin:login": EVERYONE,
     "admin:logout": EVERYONE,
     "admin:index": {BUYER, MANAGER, SU},
