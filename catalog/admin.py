@@ -4,8 +4,9 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
@@ -18,6 +19,8 @@ from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
 from catalog.resources import ProductResource
 from stock.selectors import on_hand_subquery
+
+REPORTS_PERMISSION = "reports.view_salesdaily"  # who may open the report pages (supermarket.access)
 
 
 class BelowSafetyStockFilter(admin.SimpleListFilter):
@@ -66,6 +69,29 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(total_on_hand=on_hand_subquery())
+
+    def get_list_display(self, request):
+        # The link leads to a manager's page: shown to those who may open it.
+        if request.user.has_perm(REPORTS_PERMISSION):
+            return [*self.list_display, "forecast_link"]
+        return self.list_display
+
+    @admin.display(description=_("forecast"))
+    def forecast_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("reports:forecast", args=[obj.pk]), _("forecast"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from reports.selectors import latest_forecast_days
+
+        # One query: the latest forecast's days with the forecast and its location.
+        days = latest_forecast_days(int(object_id)) if str(object_id).isdigit() else []
+        extra_context = {
+            **(extra_context or {}),
+            "forecast_days": days,
+            "forecast": days[0].forecast if days else None,
+            "forecast_link": request.user.has_perm(REPORTS_PERMISSION),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("on hand"), ordering="total_on_hand")
     def on_hand(self, obj):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -356,6 +356,15 @@ def daily_demand(*, product_ids, location_id: int, end: date, days: int):
 
 def forecast_for(product: Product, location: Location) -> Forecast | None:
     return Forecast.objects.filter(product=product, location=location).prefetch_related("days").first()
+
+
+def latest_forecast_days(product_id: int) -> list[ForecastDay]:
+    """The days of the product's most recently made forecast (at any location), each with its forecast and
+    location: one query, for the product's admin page."""
+    latest = Forecast.objects.filter(product_id=product_id).order_by("-made_at", "-pk").values("pk")[:1]
+    return list(
+        ForecastDay.objects.filter(forecast=Subquery(latest)).select_related("forecast__location").order_by("day")
+    )
 
 
 @dataclass
