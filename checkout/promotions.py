@@ -1,37 +1,33 @@
 """The promotion rules engine: which promotions apply to a basket, what they take off, and the promotional
 quantities they use up. checkout.pricing.price_lines calls `discounts`; sale_complete calls `promotion_claim`.
 
-The rules in force are kept per process (`rule_book`) and reloaded when a promotion changes or a limited one runs
-out (a version number in the shared cache), so a scan costs one cache read, not a query per line or per rule.
+The rules in force are kept per process (`rule_book`, a supermarket.localcache.GenerationCache) and reloaded when
+a promotion changes or a limited one runs out, so pricing costs no query per line or per rule, and its check of the
+shared generation rides on the one cache read a request makes for all the per-process caches.
 docs/PROMOTIONS.md states the precedence.
 """
 
-import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from redis.exceptions import RedisError
 
 from catalog.models import Category, Product
 from checkout.models import Promotion
+from supermarket.localcache import GenerationCache
 from supermarket.money import money
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
 HUNDRED = Decimal("100")
 Kind, Scope = Promotion.Kind, Promotion.Scope
-logger = logging.getLogger(__name__)
 
-VERSION_KEY = "checkout:promotions:version"
 # A backstop for what no version bump reports (a category moved under another, a window opening later than load
 # time is handled by the rules themselves): rules are reloaded at least this often.
 RELOAD_SECONDS = 60.0
@@ -166,36 +162,27 @@ def load_rule_book(now: datetime | None = None) -> RuleBook:
     return book
 
 
-_loaded: tuple[object, float, RuleBook] | None = None
-_lock = threading.Lock()
-_unreachable = False
+_books = GenerationCache("promotions", maxsize=1)
 
 
-def rules_changed() -> None:
-    """Make every process reload the rules at its next pricing (a new version number in the shared cache)."""
-    cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+def rules_changed(*, at_once: bool = False) -> None:
+    """Make every process reload the rules at its next pricing: when the current transaction commits, or at once
+    (a limited promotion found sold out inside a sale that is about to roll back)."""
+    _books.changed(at_once=at_once)
+
+
+def _load() -> tuple[float, RuleBook]:
+    return time.monotonic(), load_rule_book()
 
 
 def rule_book() -> RuleBook:
-    """The rules in force, loaded once per process and reloaded after rules_changed() or RELOAD_SECONDS."""
-    global _loaded, _unreachable
-    try:
-        version = cache.get(VERSION_KEY)
-    except (RedisError, OSError) as exc:
-        # Redis down must not stop the tills: without the shared version no loaded book can be trusted,
-        # so the rules are read from the database for every pricing until Redis is back. Logged once.
-        if not _unreachable:
-            logger.warning("cache unreachable, promotion rules read from the database: %s", exc)
-        _unreachable = True
-        version = object()
-    else:
-        _unreachable = False
-    loaded = _loaded
-    if loaded is not None and loaded[0] == version and time.monotonic() - loaded[1] < RELOAD_SECONDS:
-        return loaded[2]
-    with _lock:
-        book = load_rule_book()
-        _loaded = (version, time.monotonic(), book)
+    """The rules in force, loaded once per process and reloaded after rules_changed() or RELOAD_SECONDS.
+
+    With the shared cache unreachable the rules are read from the database for every pricing (logged once)."""
+    loaded_at, book = _books.get("book", _load)
+    if time.monotonic() - loaded_at >= RELOAD_SECONDS:
+        _books.clear_local()
+        loaded_at, book = _books.get("book", _load)
     return book
 
 
@@ -343,7 +330,7 @@ def promotion_claim(*, claims: dict[int, Decimal]) -> None:
     )
     short = [(name, limit - sold) for pk, name, limit, sold in rows if sold + claims[pk] > limit]
     if short:
-        rules_changed()
+        rules_changed(at_once=True)
         raise PromotionSoldOut(short)
     exhausted = False
     for pk, _name, limit, sold in rows:

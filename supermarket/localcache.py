@@ -140,13 +140,17 @@ class GenerationCache:
                     self._entries.popitem(last=False)
         return value
 
-    def changed(self) -> None:
-        """Invalidate every process's entries once the current transaction commits (at once outside one).
+    def changed(self, *, at_once: bool = False) -> None:
+        """Invalidate every process's entries once the current transaction commits (at once outside one, or with
+        at_once: for news that holds even if the transaction rolls back).
 
         This process's own entries are dropped at once as well, so the writing request reads its own change.
         """
         self.clear_local()
-        transaction.on_commit(self._bump)
+        if at_once:
+            self._bump()
+        else:
+            transaction.on_commit(self._bump)
 
     def _bump(self) -> None:
         try:
