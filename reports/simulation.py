@@ -12,8 +12,9 @@ They differ only in how they set the level:
   buffer of BUFFER_DAYS days of that mean (the demo's safety-stock rule, "lead time + 2 days");
 - forecast-driven: the day-by-day forecast of reports.forecasting over lead time + review period
   (weekday rhythm, recent level), made on each review day from what has sold so far, plus safety
-  stock from the forecast's own uncertainty: its 80% interval gives a daily standard deviation, summed
-  over the days as independent errors, times the normal quantile of SERVICE_LEVEL: the chance of no
+  stock from the forecast's own error: a daily standard deviation (from ARIMA's 80% interval; for the
+  flat intermittent-demand forecasts, the spread of the last RECENT_DAYS days around the forecast),
+  summed over the days as independent errors, times the normal quantile of SERVICE_LEVEL: the chance of no
   stockout before the next order arrives (the textbook 95% cycle service level; chosen before any run,
   not tuned; the command takes others to show the trade-off).
 """
@@ -29,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
 from reports import forecasting, selectors
-from reports.models import SalesDaily
+from reports.models import ForecastMethod, SalesDaily
 from stock.models import Location
 from supermarket.money import money
 
@@ -104,7 +105,13 @@ def simulate_product(
         )
         if result.order:
             fitted.update(order=result.order, params=result.params)
-        sigma = (result.upper - result.mean) / Z_INTERVAL
+        if result.method == ForecastMethod.ARIMA:
+            sigma = (result.upper - result.mean) / Z_INTERVAL
+        else:
+            # A flat forecast's own error: the spread of recent days around it. (Its empirical 80% band is a pair
+            # of whole-unit quantiles, too coarse for a slow mover: 0 or 1 where the truth is 0.4.)
+            recent = demand[max(0, t + 1 - forecasting.RECENT_DAYS) : t + 1]
+            sigma = np.full(cover, float(np.sqrt(np.mean((recent - result.mean[0]) ** 2))))
         return float(rounding(result.mean.sum() + z * float(np.sqrt(np.sum(sigma**2)))))
 
     with forecasting.blas_single_thread():

@@ -27,8 +27,10 @@ def ledger_mismatches() -> list[LedgerMismatch]:
     Both are read in one snapshot (REPEATABLE READ on PostgreSQL, a transaction on SQLite), so sales committing
     while the check runs cannot make a level and its movements look apart.
     """
+    # Inside a caller's transaction its snapshot rules (and the level can only be set before its first query).
+    own_snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if own_snapshot:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         sums = {

@@ -25,12 +25,12 @@ def test_fixed_min_max_runs_out_after_a_spike_until_the_next_review_delivers():
     assert fixed.stock_units == 18 + 16 + 16 + 1 + 0 + 0 + 0 + 0 + 0 + 18 + 16 + 14 + 12 + 10  # end-of-day stock
 
 
-def known_forecast(per_day: float, sigma: float):
+def known_forecast(per_day: float, sigma: float, method=ForecastMethod.ARIMA):
     """A forecast of `per_day` a day whose 80% interval says a standard deviation of `sigma` a day."""
 
     def forecast_series(y, *, start, horizon, **kwargs):
         mean = np.full(horizon, per_day)
-        return forecasting.SeriesForecast(ForecastMethod.CROSTON, mean, mean * 0, mean + simulation.Z_INTERVAL * sigma)
+        return forecasting.SeriesForecast(method, mean, mean * 0, mean + simulation.Z_INTERVAL * sigma)
 
     return forecast_series
 
@@ -52,3 +52,15 @@ def test_forecast_ordering_sets_its_level_from_the_forecast_and_its_interval(mon
         np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
     )
     assert (driven.stockout_days, driven.lost_units) == (stockout_days, lost)
+
+
+def test_a_flat_forecast_takes_its_safety_stock_from_the_spread_of_recent_days(monkeypatch):
+    # Its interval (a standard deviation of 5) is ignored: on day 0 all 29 days so far were 2, so no safety
+    # stock, level 16 and the same stockouts as above. On day 7 the spike is among the 36 days: a spread of
+    # sqrt(13^2 / 36) = 2.167 a day, safety 1.645 x 2.167 x sqrt(8) = 10.08, level ceil(26.08) = 27.
+    monkeypatch.setattr(forecasting, "forecast_series", known_forecast(2.0, 5.0, ForecastMethod.CROSTON))
+    _, driven = simulation.simulate_product(
+        np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
+    )
+    assert (driven.stockout_days, driven.lost_units) == (6, 11.0)
+    assert driven.stock_units == 18 + 16 + 14 + 0 + 0 + 0 + 0 + 0 + 0 + 25 + 23 + 21 + 19 + 17

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from catalog.models import Product
+from reports import forecasting
 from reports.models import SalesDaily
 from reports.selectors import forecast_backtest
 from stock.models import Location
@@ -32,7 +33,8 @@ class Command(BaseCommand):
         if holdout < 7:
             raise CommandError("Hold out at least 7 days.")
         chosen = list(Product.objects.filter(active=True).order_by("pk")[:products])
-        rows = forecast_backtest(location=place, end=end, products=chosen, holdout=holdout)
+        with forecasting.blas_single_thread():
+            rows = forecast_backtest(location=place, end=end, products=chosen, holdout=holdout)
         if not rows:
             raise CommandError("No product has enough history to backtest.")
         if not summary:
