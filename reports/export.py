@@ -11,7 +11,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
 from catalog.resources import spreadsheet_safe
 from reports import services
@@ -42,6 +41,9 @@ def csv_bytes(table: Table) -> bytes:
 
 
 def xlsx_bytes(table: Table) -> bytes:
+    # openpyxl (with numpy and Pillow, about 30 MB) only when a workbook is written, not in every web worker.
+    from openpyxl import Workbook
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.append([str(c.label) for c in table.columns])

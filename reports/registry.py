@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from reports import charts, operations, selectors
+from reports import operations, selectors
 from reports.selectors import Table
 
 
@@ -20,7 +20,13 @@ class Report:
     filters: tuple[str, ...] = ("start", "end", "location")
 
 
+# Each chart imports reports.charts when it draws: matplotlib costs a process tens of MB, and a web worker
+# that loads this registry to route its URLs need not carry it before a report page asks for a chart.
+
+
 def _category_chart(table: Table) -> str:
+    from reports import charts
+
     return charts.bar_chart(
         [r.category for r in table.rows],
         [float(r.amount) for r in table.rows],
@@ -29,6 +35,8 @@ def _category_chart(table: Table) -> str:
 
 
 def _trend_chart(table: Table) -> str:
+    from reports import charts
+
     return charts.line_chart(
         [r.day for r in table.rows],
         {
@@ -41,12 +49,16 @@ def _trend_chart(table: Table) -> str:
 
 
 def _product_chart(table: Table) -> str:
+    from reports import charts
+
     return charts.bar_chart(
         [r.product for r in table.rows], [float(r.amount) for r in table.rows], title=str(_("Sales amount"))
     )
 
 
 def _valuation_chart(table: Table) -> str:
+    from reports import charts
+
     return charts.bar_chart(
         [r.category for r in table.rows],
         [float(r.stock_value) for r in table.rows],
@@ -55,6 +67,8 @@ def _valuation_chart(table: Table) -> str:
 
 
 def _hour_chart(table: Table) -> str:
+    from reports import charts
+
     return charts.column_chart(
         [f"{r.hour:02d}" for r in table.rows],
         [float(r.sales_per_day) for r in table.rows],
@@ -63,6 +77,8 @@ def _hour_chart(table: Table) -> str:
 
 
 def _accuracy_chart(table: Table) -> str:
+    from reports import charts
+
     return charts.line_chart(
         [r.posted_at for r in table.rows],
         {

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
-from reports import forecasting, selectors
+from reports import selectors
 from reports.models import Forecast, ForecastDay, JobRun, SalesDaily
 from stock.models import Location
 from supermarket.jobs import enqueue
@@ -103,6 +103,10 @@ def forecasts_make(
     searched afresh when they do not. statsmodels runs outside any transaction; each step of FORECAST_STEP
     products is stored in one short transaction, so a failure keeps the steps already stored.
     """
+    # numpy (and statsmodels when fitting) only where forecasts are made: checkout imports this module for
+    # the rollups, and every web worker would otherwise carry them.
+    from reports import forecasting
+
     if horizon < 1:
         raise ValueError(_("The horizon must be at least one day."))
     methods: Counter = Counter()
@@ -116,6 +120,8 @@ def forecasts_make(
 
 
 def _forecasts_step(step: list[int], location: Location, history_end: date, horizon: int, methods: Counter) -> None:
+    from reports import forecasting
+
     start = history_end + timedelta(days=1)
     series = selectors.daily_demand(product_ids=step, location_id=location.pk, end=history_end, days=HISTORY_DAYS)
     known = {f.product_id: f for f in Forecast.objects.filter(product_id__in=step, location=location)}

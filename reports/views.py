@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from catalog.models import Product
-from reports import charts, export, selectors, services
+from reports import export, selectors, services
 from reports.forms import ForecastRunForm, ReportFilterForm
 from reports.models import JobRun
 from reports.registry import REPORTS
@@ -86,6 +86,8 @@ def forecast(request: HttpRequest, product_id: int) -> HttpResponse:
         history = selectors.daily_demand(product_ids=[product.pk], location_id=location.pk, end=end, days=56)[
             product.pk
         ]
+        from reports import charts  # matplotlib is loaded by the first chart drawn, not by every web worker
+
         context["chart"] = charts.forecast_chart(
             [end - timedelta(days=55 - i) for i in range(56)],
             history,
