@@ -3,7 +3,7 @@
 What views and other apps need (the symbologies, the checks one engine result
 must pass, the data-URL and size limits, the errors, the result types and
 scan_products) lives here and imports no image library. The pixels are read
-in catalog.decoding (OpenCV, numpy, Pillow, zbar, zxing-cpp, about 60 MB in
+in catalog.decoding (OpenCV, numpy, Pillow, zbar, zxing-cpp, about 30 MB in
 every process that imports them), which scan_products imports only when an
 image is actually scanned, so a web worker that never decodes one never loads
 them.
