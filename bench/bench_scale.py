@@ -54,6 +54,7 @@ PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
 FIRST = 7_000_000  # barcode numbers of the benchmark's products: ean13(FIRST + i)
 SOLD = 2000  # products stocked and sold
+TILLS = 50  # tills scanning at once in the till scan runs
 
 SCAN_LUA = """
 local codes = {}
@@ -62,6 +63,25 @@ math.randomseed(os.time() + tonumber(string.match(tostring({}), "0x(%%x+)"), 16)
 wrk.headers["Authorization"] = "Token %(key)s"
 request = function()
   return wrk.format("GET", "/api/products/" .. codes[math.random(#codes)])
+end
+"""
+
+# The till's scan partial: each request is one till (its cashier's session, CSRF token and register cookie, picked
+# at random) scanning one of its own 20 products, so every basket stays a real basket's size.
+TILL_LUA = """
+local tills = {}
+for line in io.lines("%(tills)s") do
+  local cookie, token, codes = string.match(line, "^([^\t]*)\t([^\t]*)\t(.*)$")
+  local list = {}
+  for code in string.gmatch(codes, "[^,]+") do list[#list + 1] = code end
+  tills[#tills + 1] = {cookie = cookie, token = token, codes = list}
+end
+math.randomseed(os.time() + tonumber(string.match(tostring({}), "0x(%%x+)"), 16) %% 1000003)
+request = function()
+  local till = tills[math.random(#tills)]
+  local headers = {["Cookie"] = till.cookie, ["X-CSRFToken"] = till.token, ["HX-Request"] = "true",
+                   ["Content-Type"] = "application/x-www-form-urlencoded"}
+  return wrk.format("POST", "/checkout/scan/", headers, "code=" .. till.codes[math.random(#till.codes)])
 end
 """
 
@@ -345,6 +365,39 @@ def main() -> None:
     growth(args, codes, scan_small, lua, tmp)
 
 
+def tills_ensure(count: int, codes: list[str], location: Location, path: Path) -> str:
+    """count tills, each a cashier logged in on its own register with an open shift; one line per till for
+    TILL_LUA: session and register cookies, CSRF token, its 20 products. Returns the file's path."""
+    from checkout.models import Register, Shift
+    from checkout.services import cart_cancel, shift_open
+    from checkout.views import REGISTER_COOKIE
+    from supermarket.roles import CASHIER, user_set_role
+
+    lines = []
+    for i in range(count):
+        register, _ = Register.objects.get_or_create(
+            code=f"B{i:03d}", defaults={"name": f"Bench till {i}", "location": location}
+        )
+        user, created = get_user_model().objects.get_or_create(username=f"bench-till-{i}")
+        if created:
+            user_set_role(user=user, role=CASHIER)
+        if not Shift.objects.filter(register=register, closed_at__isnull=True).exists():
+            shift_open(register=register, opening_float=Decimal(100), user=user)
+        for cart in register.carts.all():
+            cart_cancel(cart=cart)
+        client = Client(HTTP_HOST="127.0.0.1", enforce_csrf_checks=True)
+        client.force_login(user)
+        client.get("/checkout/register/")
+        token = client.cookies[settings.CSRF_COOKIE_NAME].value
+        chosen = client.post("/checkout/register/", {"register": register.pk, "csrfmiddlewaretoken": token})
+        assert chosen.status_code == 302, chosen.content[:300]
+        names = (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, REGISTER_COOKIE)
+        cookie = "; ".join(f"{name}={client.cookies[name].value}" for name in names)
+        lines.append(f"{cookie}\t{token}\t{','.join(codes[20 * i : 20 * i + 20])}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> None:
     print_round_trips(key, codes[:SOLD])
     cpus = os.cpu_count()
@@ -364,6 +417,15 @@ def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> N
         scan100 = wrk(BASE, 100, d, scan_small)
         show("GET /api/products/<code>, 100 connections", scan100)
         print(f"  p99 at 100 connections: {scan100['p99']:.1f} ms (target <= 60 ms)")
+        till_lua = lua(
+            "till.lua", TILL_LUA, tills=tills_ensure(TILLS, codes[:SOLD], location, sold_codes.parent / "tills.txt")
+        )
+        till = wrk(BASE, 1000, d, till_lua)
+        show(f"till scan partial ({TILLS} tills), 1000 connections", till)
+        print(f"  ratio till scan/hello throughput: {till['rps'] / hello['rps']:.2f} (target >= 0.95)")
+        till100 = wrk(BASE, 100, d, till_lua)
+        show(f"till scan partial ({TILLS} tills), 100 connections", till100)
+        print(f"  p99 at 100 connections: {till100['p99']:.1f} ms (target <= 60 ms)")
 
         print("sales (5 lines, 100 clients):")
         before = SaleLine.objects.count()
@@ -392,7 +454,7 @@ def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> N
             f" {'passes' if ledger_ok() else 'FAILS'}"
         )
 
-        total = hello["requests"] + scan["requests"] + scan100["requests"]
+        total = hello["requests"] + scan["requests"] + scan100["requests"] + till["requests"] + till100["requests"]
         total += naive["requests"] + fast["requests"] + hot_sales["requests"]
         scans = scan["requests"] + scan100["requests"]
         while total < 100_000:
