@@ -4,6 +4,7 @@ a shift of 5,000 sales with its Z-report, against the 2,000-product demo catalog
     createdb -h 127.0.0.1 -U postgres sm_bench_checkout
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sm_bench_checkout SECRET_KEY=x \\
         .venv/bin/python bench/bench_checkout.py [--scans 2000] [--sales 500] [--shift-sales 5000] [--seed 3]
+        [--scans-only]
 
 The database is migrated and seeded with `seed_demo` (2,000 products, 180 days) if it has no products. Requests
 go through Django's full handler and middleware in this process (django.test.Client), so the figures are server
@@ -174,6 +175,9 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=500)
     parser.add_argument("--shift-sales", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--scans-only", action="store_true", help="time the scans only (quick, e.g. to compare two trees in turn)"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     register, products, user = prepare(args.seed)
@@ -182,6 +186,15 @@ def main() -> None:
     print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     scans, scan_cpu, scan_queries = bench_scans(till_client(user, register), products, args.scans, rng)
+    if args.scans_only:
+        shift_close(shift=shift, counted_cash=Decimal(0), user=user)
+        print(
+            f"scans: {len(scans)}, median {statistics.median(scans):.1f} ms, p99 {percentile(scans, 99):.1f} ms, "
+            f"queries median {statistics.median(scan_queries):.0f}, max {max(scan_queries)}, CPU (process_time) p25 "
+            f"{statistics.quantiles(scan_cpu, n=4)[0]:.1f} ms, median {statistics.median(scan_cpu):.1f} ms; "
+            f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+        )
+        return
     sales, sale_cpu, sale_queries = bench_sales(user, register, products, args.sales, rng)
     started = time.perf_counter()
     service = fill_shift(user, register, products, shift, args.shift_sales, rng)
