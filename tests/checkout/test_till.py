@@ -286,7 +286,8 @@ def test_a_scan_reads_and_writes_in_five_queries_however_long_the_basket(till, s
         # Session, user, the register's carts, the add (one statement), the basket with its on-hand; the session's
         # once-a-minute renewal is left out, as it may fall on any request.
         queries = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith('UPDATE "django_session"')]
-        assert len(queries) == 5, queries
+        # SQLite (the embedded demo) takes two statements for the add.
+        assert len(queries) == (5 if connection.vendor == "postgresql" else 6), queries
     assert len(lines(response)) == 12
     assert cart_quantities(register)[products[-1].name] == 2
 
