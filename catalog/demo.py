@@ -13,6 +13,7 @@ from decimal import Decimal
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from catalog import gtin
@@ -22,6 +23,7 @@ from reports.models import SalesDaily
 from stock.models import Location, MovementKind
 from stock.services import Move, stock_move_batch
 from supermarket.money import money, quantity
+from supermarket.roles import CASHIER, MANAGER, user_set_role
 
 # (Chinese, English, sold by weight, tax rate %, product stems (Chinese, English))
 CATEGORIES = [
@@ -297,12 +299,14 @@ class DemoResult:
 def _users() -> dict[str, str]:
     User = get_user_model()
     passwords = {"cashier": "cashier-demo-1", "manager": "manager-demo-1"}
+    roles = {"cashier": CASHIER, "manager": MANAGER}
     for username, password in passwords.items():
         user, _ = User.objects.get_or_create(username=username)
         user.set_password(password)
         user.is_staff = username == "manager"
         user.is_superuser = username == "manager"
         user.save()
+        user_set_role(user=user, role=roles[username])
     return passwords
 
 
@@ -316,7 +320,7 @@ def _registers(floor: Location) -> None:
 def seed_demo(*, products: int = 2000, days: int = 180, seed: int = 1, today: date | None = None) -> DemoResult:
     """Create the demo store. Deterministic for a given seed; expects an empty catalog."""
     rng = np.random.default_rng(seed)
-    today = today or date.today()
+    today = today or timezone.localdate()
     suppliers = [
         Supplier(name=name, lead_time_days=lead, phone=f"021-{5550000 + i:07d}")
         for i, (name, lead) in enumerate(SUPPLIERS)

@@ -19,11 +19,8 @@ def backroom(db) -> Location:
 @pytest.fixture(autouse=True)
 def _empty_worker_caches():
     # Rolled-back test transactions never run the on-commit invalidation: start each test with empty caches.
-    from catalog.cache import products
-    from supermarket.access import permission_sets
-    from supermarket.auth import tokens
+    from supermarket import localcache
 
-    products.clear_local()
-    tokens.clear_local()
-    permission_sets.clear_local()
+    for cache in localcache._registry:  # products, tokens, permissions, registers, promotion rules
+        cache.clear_local()
     yield

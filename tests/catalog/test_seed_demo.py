@@ -42,6 +42,17 @@ def test_demo_store_is_a_valid_supermarket():
     call_command("check_stock_ledger")
 
 
+def test_demo_users_have_their_roles(client, django_user_model):
+    result = seed_demo(products=20, days=7, seed=3, today=date(2026, 6, 1))
+    cashier, manager = (django_user_model.objects.get(username=name) for name in ("cashier", "manager"))
+    assert cashier.check_password(result.passwords["cashier"]) and manager.check_password(result.passwords["manager"])
+    client.force_login(cashier)
+    assert client.get("/checkout/register/").status_code == 200
+    assert client.get("/reports/").status_code == 403
+    client.force_login(manager)
+    assert client.get("/reports/").status_code == 200
+
+
 def test_demo_store_is_deterministic_for_a_seed():
     assert fingerprint(5) == fingerprint(5)
     assert fingerprint(5) != fingerprint(6)
