@@ -132,16 +132,21 @@ END;
 """
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (a process that ended counts nothing)."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes still running."""
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return seconds
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings by the processes running at the second (one that ended is left out)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def server_pids() -> list[int]:
@@ -171,10 +176,11 @@ def wrk(url: str, connections: int, duration: int, script: str | None = None) ->
     drain()
     load = os.getloadavg()[0]
     web, database = server_pids(), postgres_pids()
-    cpu_before = cpu_seconds(web), cpu_seconds(database)
+    web_before, database_before = cpu_seconds(web), cpu_seconds(database)
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True)
     drain()
-    cpu_after = cpu_seconds(web), cpu_seconds(database + [p for p in postgres_pids() if p not in database])
+    web_cpu = cpu_used(web_before, cpu_seconds(web))
+    database_cpu = cpu_used(database_before, cpu_seconds(postgres_pids()))
     text = out.stdout
 
     def ms(label: str) -> float:
@@ -195,8 +201,8 @@ def wrk(url: str, connections: int, duration: int, script: str | None = None) ->
         "stderr": out.stderr.strip()[:300],
         "load": load,
         # CPU per request: the workers' own is exact whatever else runs; PostgreSQL's counts every backend.
-        "web_cpu_ms": 1000 * (cpu_after[0] - cpu_before[0]) / max(1, requests),
-        "db_cpu_ms": 1000 * (cpu_after[1] - cpu_before[1]) / max(1, requests),
+        "web_cpu_ms": 1000 * web_cpu / max(1, requests),
+        "db_cpu_ms": 1000 * database_cpu / max(1, requests),
     }
 
 
