@@ -13,19 +13,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from reports import export
 from reports.models import JobRun
 from reports.services import SoldLine, sales_daily_add
-from supermarket.roles import MANAGER, user_set_role
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 QUERY = "start=2026-01-01&end=2026-11-30"
-
-
-@pytest.fixture
-def manager(client, django_user_model):
-    user = django_user_model.objects.create_user("boss", password="x")
-    user_set_role(user=user, role=MANAGER)
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

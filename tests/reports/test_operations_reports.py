@@ -17,7 +17,6 @@ from checkout.models import Payment, Refund, Register, Return, Sale, Shift
 from checkout.selectors import shift_report
 from reports import operations
 from stock.models import CountLine, CountSession
-from supermarket.roles import MANAGER, user_set_role
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +37,6 @@ def store_time(settings):
 @pytest.fixture
 def people(django_user_model):
     return {name: django_user_model.objects.create_user(name, password="x") for name in ("alice", "bob")}
-
-
-@pytest.fixture
-def manager(client, django_user_model):
-    user = django_user_model.objects.create_user("boss", password="x")
-    user_set_role(user=user, role=MANAGER)
-    client.force_login(user)
-    return client
 
 
 def make_shift(register, user, opened, *, float_, closed=None, closed_by=None, expected=None, counted=None):

@@ -11,18 +11,10 @@ from openpyxl import load_workbook
 
 from reports.models import JobRun
 from reports.services import SoldLine, sales_daily_add
-from supermarket.roles import CASHIER, MANAGER, user_set_role
+from supermarket.roles import CASHIER, user_set_role
 from tests.factories import CategoryFactory, ProductFactory
 
 DAY = date(2026, 11, 16)
-
-
-@pytest.fixture
-def manager(client, django_user_model):
-    user = django_user_model.objects.create_user("boss", password="x")
-    user_set_role(user=user, role=MANAGER)
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
