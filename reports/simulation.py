@@ -170,3 +170,31 @@ def simulate_store(
             total[3] += Decimal(f"{outcome.stock_units:.3f}") * product.purchase_price / days
     fixed, driven = (PolicyTotals(name, t[0], t[1], money(t[2]), money(t[3])) for name, t in totals.items())
     return fixed, driven, len(sample)
+
+
+def stock_matched_service_level(
+    *, location: Location, end: date, days: int = 84, products: int = 200, steps: int = 6
+) -> float:
+    """The highest service level at which forecast-driven ordering holds no more stock than fixed min/max, found by
+    bisection over [0.5, 0.99] on the days just before the `days` replayed up to `end` (half as many, at least 28).
+
+    The comparison the policies are judged by is "fewer stockout days at equal or lower stock": this sets the
+    forecast policy's stock to the fixed policy's on days it will not be judged on, so the judged days stay out of
+    sample. 0.5 if even that level holds more stock there.
+    """
+    calibration_days = max(28, days // 2)
+    calibration_end = end - timedelta(days=days)
+
+    def holds_no_more(level: float) -> bool:
+        fixed, driven, _count = simulate_store(
+            location=location, end=calibration_end, days=calibration_days, products=products, service_level=level
+        )
+        return driven.average_stock_value <= fixed.average_stock_value
+
+    low, high = 0.5, 0.99
+    if not holds_no_more(low):
+        return low
+    for _step in range(steps):
+        middle = (low + high) / 2
+        low, high = (middle, high) if holds_no_more(middle) else (low, middle)
+    return round(low, 3)

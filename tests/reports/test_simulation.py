@@ -1,6 +1,7 @@
 """Replenishment simulation on short known series, checked by hand."""
 
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -64,3 +65,19 @@ def test_a_flat_forecast_takes_its_safety_stock_from_the_spread_of_recent_days(m
     )
     assert (driven.stockout_days, driven.lost_units) == (6, 11.0)
     assert driven.stock_units == 18 + 16 + 14 + 0 + 0 + 0 + 0 + 0 + 0 + 25 + 23 + 21 + 19 + 17
+
+
+def test_stock_matched_level_is_the_highest_holding_no_more_stock_found_before_the_judged_days(monkeypatch):
+    calls = []
+
+    def fake_store(*, location, end, days, products, service_level):
+        calls.append((end, days))
+        fixed = simulation.PolicyTotals("fixed", 10, Decimal(0), Decimal(0), Decimal("80.00"))
+        driven = simulation.PolicyTotals("forecast", 5, Decimal(0), Decimal(0), Decimal(100 * service_level))
+        return fixed, driven, products
+
+    monkeypatch.setattr(simulation, "simulate_store", fake_store)
+    level = simulation.stock_matched_service_level(location=None, end=date(2026, 6, 30), days=84, products=10, steps=12)
+    assert 0.79 <= level <= 0.80  # forecast stock 100 x level against the fixed policy's 80
+    # Found on the 42 days before the replayed 84 (which end on June 30), never on the replayed days themselves.
+    assert set(calls) == {(date(2026, 4, 7), 42)}

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from reports.models import SalesDaily
-from reports.simulation import BUFFER_DAYS, SERVICE_LEVEL, simulate_store
+from reports.simulation import BUFFER_DAYS, SERVICE_LEVEL, simulate_store, stock_matched_service_level
 from stock.models import Location
 
 
@@ -23,8 +23,24 @@ class Command(BaseCommand):
             default=SERVICE_LEVEL,
             help=f"forecast policy's chance of no stockout per order cycle (default {SERVICE_LEVEL})",
         )
+        parser.add_argument(
+            "--match-stock",
+            action="store_true",
+            help="instead, the highest service level holding no more stock than min/max on the days before those "
+            "replayed (found there, judged on the replayed days)",
+        )
 
-    def handle(self, *args, location=None, days=84, products=200, end=None, service_level=SERVICE_LEVEL, **options):
+    def handle(
+        self,
+        *args,
+        location=None,
+        days=84,
+        products=200,
+        end=None,
+        service_level=SERVICE_LEVEL,
+        match_stock=False,
+        **options,
+    ):
         place = Location.objects.filter(code=location).first() if location else Location.default()
         if place is None:
             raise CommandError(f"No location with code {location!r}.")
@@ -36,6 +52,12 @@ class Command(BaseCommand):
         if end >= today:
             end = today - timedelta(days=1)
         try:
+            if match_stock:
+                service_level = stock_matched_service_level(location=place, end=end, days=days, products=products)
+                self.stdout.write(
+                    f"service level matched to min/max's stock on the {max(28, days // 2)} days before "
+                    f"{end - timedelta(days=days - 1)}: {service_level:.1%}"
+                )
             fixed, driven, count = simulate_store(
                 location=place, end=end, days=days, products=products, service_level=service_level
             )
