@@ -34,18 +34,27 @@ def _error(message: str, status: int, field: str = "") -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-@require_GET
-@api_auth
-def product_detail(request: HttpRequest, code: str) -> JsonResponse:
+def _scan(code: str):
+    """The scan for a code, or the error answer for a malformed, unknown code (counted either way)."""
     try:
         scan = product_lookup_cached(code, include_inactive=True)
     except gtin.InvalidCode as exc:
         metrics.scan_recorded(outcome="invalid")
-        return _error(str(exc), 400, "code")
+        return None, _error(str(exc), 400, "code")
     except UnknownCode as exc:
         metrics.scan_recorded(outcome="unknown")
-        return _error(str(exc), 404, "code")
+        return None, _error(str(exc), 404, "code")
     metrics.scan_recorded(outcome="api")
+    return scan, None
+
+
+@require_GET
+@api_auth
+def product_detail(request: HttpRequest, code: str) -> JsonResponse:
+    """What a scanner needs: served from the worker's product cache, no database query on a hit."""
+    scan, error = _scan(code)
+    if error:
+        return error
     product = scan.product
     return JsonResponse(
         {
@@ -60,9 +69,23 @@ def product_detail(request: HttpRequest, code: str) -> JsonResponse:
             "active": product.active,
             "quantity": str(scan.quantity),
             "amount": str(scan.amount) if scan.amount is not None else None,
+        }
+    )
+
+
+@require_GET
+@api_auth
+def product_stock(request: HttpRequest, code: str) -> JsonResponse:
+    """On-hand per location, read live from the database (never cached: every sale changes it)."""
+    scan, error = _scan(code)
+    if error:
+        return error
+    return JsonResponse(
+        {
+            "code": scan.code,
             "on_hand": [
                 {"location": row.code, "name": row.name, "on_hand": str(row.on_hand)}
-                for row in on_hand_by_location(product.pk)
+                for row in on_hand_by_location(scan.product.pk)
             ],
         }
     )

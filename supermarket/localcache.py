@@ -1,27 +1,38 @@
 """Per-process caches that every process drops at once when a shared generation changes.
 
-A hit costs one GET of the generation from the Django cache (Redis in production)
-and no database query; the cached objects stay in the worker and are never
-pickled. Writers call `changed()`, which sets a new random generation after their
-transaction commits, so a reader that filled its cache from the old rows before
-the commit has filled it under the old generation and throws it away on its next
-request. Random values rather than a counter: a Redis restart that loses the key
-cannot bring an old generation back.
+The cached objects stay in the worker and are never pickled. Writers call `changed()`, which sets
+a new random generation after their transaction commits, so a reader that filled its cache from
+the old rows before the commit has filled it under the old generation and throws it away on its
+next request. Random values rather than a counter: a Redis restart that loses the key cannot
+bring an old generation back.
 
-Within a request the generations of every GenerationCache are read together, in one
-MGET when the first of them is needed, and held until the request ends (Django's
-request_started / request_finished signals): a scan that checks its token, the
-user's permissions and the product costs one round trip to Redis, not three.
-Outside requests (commands, jobs) each `get` reads its generation afresh.
+On Redis a hit costs no round trip. Each process subscribes once to the channel on which every
+new generation is published (SET and PUBLISH in one MULTI), and before using its cache reads
+whatever has arrived on that connection without waiting: a non-blocking read of a local socket.
+Redis writes a published message to every subscriber's socket in the same pass of its event loop
+as the reply to the publisher, so a change whose writer has heard back is on every subscriber's
+socket before anything the writer does next can reach another worker. A subscription that breaks
+(Redis restarted, connection killed) is made afresh and every generation read again, since
+messages sent meanwhile were missed; and once a second the generations are read with one MGET
+anyway, which also notices a connection that died without a word. The process that makes a
+change sees it at once, without waiting for its own message. Other cache backends (local memory
+in the embedded demo) are asked at each read.
 
-If the cache backend cannot be reached, `get` loads from the database every time
-(nothing cached can be trusted when invalidations cannot be seen) and logs that
-once, and again once when it is back.
+Within a request the generations are read once, when the first cache needs them, and held until
+the request ends (Django's request_started / request_finished signals), so one request sees one
+state of every cache. Outside requests (commands, jobs) each `get` reads them afresh.
+
+If the cache backend cannot be reached, `get` loads from the database every time (nothing cached
+can be trusted when invalidations cannot be seen) and logs that once, and again once when it is
+back.
 """
 
 import logging
+import math
+import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -52,39 +63,130 @@ request_finished.connect(_request_ends, dispatch_uid="localcache-request-finishe
 
 
 def _new_generation() -> int:
-    # An integer: Django's Redis cache stores integers as plain digits, which _read_generations reads without pickle.
+    # An integer: Django's Redis cache stores integers as plain digits, which _get_many reads without pickle.
     return secrets.randbits(62)
 
 
-def _read_generations(alias: str) -> dict[str, str] | Exception:
-    """Every registered generation on this cache alias, in one round trip; the error if it cannot be reached."""
+CHANNEL = "generations"  # each message: "<generation key> <new generation>"
+RESYNC_SECONDS = 1.0
+
+
+def _generations(alias: str) -> dict[str, str] | Exception:
+    """Every registered generation on this cache alias; the error if the cache cannot be reached."""
     cache = caches[alias]
-    keys = [c.key for c in _registry if c.alias == alias]
+    if isinstance(cache, RedisCache):
+        listener = getattr(cache, "_generations_listener", None)
+        if listener is None or listener.pid != os.getpid():  # a forked child subscribes for itself
+            listener = cache._generations_listener = _Listener(cache, alias)
+        return listener.read()
     try:
-        found = _get_many(cache, keys)
-        missing = [key for key in keys if key not in found]
-        if missing:
-            # First use, or Redis lost the keys: start generations nobody can have cached under.
-            for key in missing:
-                cache.add(key, _new_generation(), timeout=None)
-            found.update(_get_many(cache, missing))
+        return _fetch_generations(cache, alias)
     except (RedisError, OSError) as exc:
         return exc
+
+
+def _fetch_generations(cache, alias: str) -> dict[str, str]:
+    """Every registered generation on this cache alias, read from the backend."""
+    keys = [c.key for c in _registry if c.alias == alias]
+    found = _get_many(cache, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        # First use, or Redis lost the keys: start generations nobody can have cached under.
+        for key in missing:
+            cache.add(key, _new_generation(), timeout=None)
+        found.update(_get_many(cache, missing))
     return found
 
 
 def _get_many(cache, keys: list[str]) -> dict[str, str]:
     """The generations found, as text. On Redis one MGET on the backend's own client: Django's get_many would
-    unpickle what is stored as plain digits anyway, at three times the cost, on every request."""
+    unpickle what is stored as plain digits anyway, at three times the cost."""
     if isinstance(cache, RedisCache):
-        # Django makes a new client object (with its table of reply handlers) at each call; one per backend will do.
-        client = getattr(cache, "_generations_client", None)
-        if client is None:
-            client = cache._generations_client = cache._cache.get_client(write=False)
-        values = client.mget([cache.make_and_validate_key(key) for key in keys])
+        values = _client(cache).mget([cache.make_and_validate_key(key) for key in keys])
         # Only compared for equality: latin-1 reads any stored bytes, a generation pickled by an older release too.
         return {key: value.decode("latin-1") for key, value in zip(keys, values, strict=True) if value is not None}
     return {key: str(value) for key, value in cache.get_many(keys).items()}
+
+
+def _client(cache: RedisCache):
+    # Django makes a new client object (with its table of reply handlers) at each call; one per backend will do.
+    client = getattr(cache, "_generations_client", None)
+    if client is None:
+        client = cache._generations_client = cache._cache.get_client(write=True)
+    return client
+
+
+def _publish(cache, key: str, generation: int) -> None:
+    """Store the new generation and tell every subscribed process, in one transaction."""
+    if not isinstance(cache, RedisCache):
+        cache.set(key, generation, timeout=None)
+        return
+    with _client(cache).pipeline(transaction=True) as pipe:
+        # A plain integer, as Django's own cache.set stores one.
+        pipe.set(cache.make_and_validate_key(key), generation)
+        pipe.publish(cache.make_and_validate_key(CHANNEL), f"{key} {generation}")
+        pipe.execute()
+    listener = getattr(cache, "_generations_listener", None)
+    if listener is not None and listener.pid == os.getpid():
+        listener.heard(key, str(generation))
+
+
+class _Listener:
+    """This process's subscription to the generations published on one Redis cache, and what it has heard."""
+
+    def __init__(self, cache: RedisCache, alias: str):
+        self.cache, self.alias = cache, alias
+        self.pid = os.getpid()
+        self.channel = cache.make_and_validate_key(CHANNEL)
+        self.connection = None
+        self.generations: dict[str, str] = {}
+        self.synced_at = -math.inf
+        self.lock = threading.Lock()
+
+    def read(self) -> dict[str, str] | Exception:
+        with self.lock:
+            try:
+                try:
+                    self._catch_up()
+                except (RedisError, OSError):
+                    self._close()
+                    self._catch_up()  # once more, subscribed afresh: Redis restarted, or the connection was killed
+            except (RedisError, OSError) as exc:
+                self._close()
+                return exc
+            return dict(self.generations)
+
+    def heard(self, key: str, generation: str) -> None:
+        with self.lock:
+            self.generations[key] = generation
+
+    def _catch_up(self) -> None:
+        if self.connection is None:
+            self._subscribe()
+        connection = self.connection
+        while connection.can_read(timeout=0):
+            kind, _channel, data = connection.read_response(push_request=True)
+            if kind == b"message":
+                key, _sep, generation = data.decode("latin-1").partition(" ")
+                self.generations[key] = generation
+        if time.monotonic() - self.synced_at > RESYNC_SECONDS:
+            self.generations = _fetch_generations(self.cache, self.alias)
+            self.synced_at = time.monotonic()
+
+    def _subscribe(self) -> None:
+        pool = _client(self.cache).connection_pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+        connection.connect()
+        connection.send_command("SUBSCRIBE", self.channel)
+        # The confirmation: from here on every change published reaches this connection.
+        connection.read_response(push_request=True)
+        self.connection = connection
+        self.synced_at = -math.inf  # changes made while unsubscribed were missed: read every generation now
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.disconnect()
+            self.connection = None
 
 
 class GenerationCache:
@@ -106,7 +208,7 @@ class GenerationCache:
         if snapshot is not None and self.alias in snapshot:
             generations = snapshot[self.alias]
         else:
-            generations = _read_generations(self.alias)
+            generations = _generations(self.alias)
             if snapshot is not None:
                 snapshot[self.alias] = generations
         if isinstance(generations, Exception):
@@ -154,7 +256,7 @@ class GenerationCache:
 
     def _bump(self) -> None:
         try:
-            caches[self.alias].set(self.key, _new_generation(), timeout=None)
+            _publish(caches[self.alias], self.key, _new_generation())
         except (RedisError, OSError) as exc:
             # Readers that cannot reach the cache do not use it either, so nothing stale is served.
             logger.warning("cache unreachable, %s not bumped: %s", self.key, exc)

@@ -147,10 +147,11 @@ else:
     # connection PostgreSQL dropped fails one request per worker, and the next one reconnects.
     for _database in DATABASES.values():
         _database["CONN_HEALTH_CHECKS"] = envbool("CONN_HEALTH_CHECKS", "True")
-        # Parameters sent apart from the SQL, and statements run five times prepared on the server: no quoting of
-        # values in Python and no parse or plan per statement. Off (DATABASE_SERVER_SIDE_BINDING=false) behind a
-        # connection pooler in transaction mode, which cannot keep prepared statements.
-        _database.setdefault("OPTIONS", {})["server_side_binding"] = envbool("DATABASE_SERVER_SIDE_BINDING", "True")
+        # Parameters sent apart from the SQL, and a statement run five times on a connection prepared there: no
+        # quoting of values in Python and no parse or plan per statement. Off (DATABASE_SERVER_SIDE_BINDING=false)
+        # behind a connection pooler in transaction mode, which cannot keep prepared statements.
+        if envbool("DATABASE_SERVER_SIDE_BINDING", "True"):
+            _database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,7 +1,11 @@
 import logging
+import time
 from decimal import Decimal
 
 import pytest
+import redis
+from django.conf import settings
+from django.core.cache import caches
 from django.test import override_settings
 from django.urls import reverse
 
@@ -102,14 +106,17 @@ def test_an_extra_barcode_scans_the_changed_price_too(api):
     assert price(api(extra.barcode)) == Decimal("2.40")
 
 
-def test_a_cached_scan_reads_only_on_hand_from_the_database(api, floor, django_assert_num_queries):
+def test_a_cached_scan_makes_no_query_and_stock_is_read_live(api, floor, django_assert_num_queries):
     product = ProductFactory()
     stock_move(product=product, location=floor, quantity=Decimal(10), kind=MovementKind.RECEIPT)
     api(product.barcode)
+    with django_assert_num_queries(0):
+        assert price(api(product.barcode)) == product.selling_price
+    api(f"{product.barcode}/stock")
     stock_move(product=product, location=floor, quantity=Decimal(-3), kind=MovementKind.SALE)
     with django_assert_num_queries(1):
-        response = api(product.barcode)
-    # On-hand is never cached: the sale after the first scan shows at once.
+        response = api(f"{product.barcode}/stock")
+    # On-hand is never cached: the sale after the first read shows at once.
     assert response.json()["on_hand"] == [{"location": floor.code, "name": floor.name, "on_hand": "7.000"}]
 
 
@@ -183,14 +190,57 @@ def test_a_deactivated_user_is_refused_at_once(api, cashier):
     assert api(product.barcode).status_code == 401
 
 
-def test_a_scan_request_reads_all_cache_generations_in_one_round_trip(api, monkeypatch):
+def test_a_cached_scan_asks_redis_nothing(api, monkeypatch):
     product = ProductFactory()
+    monkeypatch.setattr(localcache, "RESYNC_SECONDS", 60)
     api(product.barcode)
     reads = []
-    real = localcache._read_generations
-    monkeypatch.setattr(localcache, "_read_generations", lambda alias: reads.append(alias) or real(alias))
+    real = localcache._get_many
+    monkeypatch.setattr(localcache, "_get_many", lambda cache, keys: reads.append(keys) or real(cache, keys))
     assert api(product.barcode).status_code == 200  # token, permissions and product: three caches
-    assert reads == ["default"]
+    assert reads == []
+
+
+def other_process() -> redis.Redis:
+    """A Redis client of its own, as another worker has; keys and channel with this cache's prefix."""
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def prefixed(key: str) -> str:
+    return caches["default"].make_and_validate_key(key)
+
+
+def loaded_within_a_second(cache: GenerationCache, code: str) -> bool:
+    loads = []
+    for _ in range(100):
+        cache.get(code, lambda: loads.append(code))
+        if loads:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_change_published_by_another_process_is_heard_without_reading_generations(monkeypatch):
+    monkeypatch.setattr(localcache, "RESYNC_SECONDS", 60)  # so only the published message can tell
+    other = GenerationCache("catalog", maxsize=10)
+    other.get("6901234567892", lambda: "first")
+    assert other.get("6901234567892", lambda: "again") == "first"
+    with other_process() as client:
+        client.publish(prefixed(localcache.CHANNEL), f"{products.key} 12345")
+    assert loaded_within_a_second(other, "6901234567892")
+
+
+def test_a_killed_subscription_is_made_afresh_and_a_change_missed_meanwhile_is_read(monkeypatch):
+    monkeypatch.setattr(localcache, "RESYNC_SECONDS", 60)
+    other = GenerationCache("catalog", maxsize=10)
+    other.get("6901234567892", lambda: "first")
+    listener = caches["default"]._generations_listener
+    host, port = listener.connection._sock.getsockname()[:2]
+    with other_process() as client:
+        client.client_kill(f"{host}:{port}")
+        client.set(prefixed(products.key), 67890)  # changed while nobody listened: no message will come
+    assert other.get("6901234567892", lambda: "reloaded") == "reloaded"
+    assert listener.connection is not None  # subscribed again
 
 
 def test_outside_a_request_each_lookup_sees_a_committed_change(django_capture_on_commit_callbacks):
