@@ -10,17 +10,13 @@ next review's order arrives: lead time + review period. Demand that finds no sto
 They differ only in how they set the level:
 - fixed min/max: the flat mean of all training days over lead time + review period, plus a fixed
   buffer of BUFFER_DAYS days of that mean (the demo's safety-stock rule, "lead time + 2 days");
-- forecast-driven: the SERVICE_LEVEL quantile of demand over lead time + review period (the chance of no
-  stockout before the next order arrives: the textbook 95% cycle service level, chosen before any run, not
-  tuned; the command takes others to show the trade-off). Its mean is the day-by-day forecast of
-  reports.forecasting (weekday rhythm, recent level), made on each review day from what has sold so far; its
-  variance is the forecast's own error summed over the days: ARIMA's (from its 80% interval), or for the flat
-  intermittent-demand forecasts the spread of the last RECENT_DAYS days around the forecast. The quantile is
-  that of a normal distribution for ARIMA's fast movers and for goods sold by weight (rounded up for whole
-  units); for flat forecasts of goods sold by the piece, mostly slow movers selling under one a day, it is
-  the quantile of a count: Poisson when the recent days are as dispersed as Poisson demand (Fisher's index of
-  dispersion test, two-sided at DISPERSION_TEST), negative binomial with that mean and variance when they are
-  over-dispersed, normal when under-dispersed (steadier than Poisson).
+- forecast-driven: the day-by-day forecast of reports.forecasting over lead time + review period
+  (weekday rhythm, recent level), made on each review day from what has sold so far, plus safety
+  stock from the forecast's own error: a daily standard deviation (from ARIMA's 80% interval; for the
+  flat intermittent-demand forecasts, the spread of the last RECENT_DAYS days around the forecast),
+  summed over the days as independent errors, times the normal quantile of SERVICE_LEVEL: the chance of no
+  stockout before the next order arrives (the textbook 95% cycle service level; chosen before any run,
+  not tuned; the command takes others to show the trade-off).
 """
 
 from dataclasses import dataclass
@@ -40,7 +36,6 @@ from supermarket.money import money
 
 BUFFER_DAYS = 2
 SERVICE_LEVEL = 0.95
-DISPERSION_TEST = 0.05  # the usual significance level: recent days this unlikely under Poisson demand are not Poisson
 Z_INTERVAL = 1.2816  # an 80% two-sided interval's upper bound lies this many standard deviations above the mean
 
 
@@ -53,51 +48,6 @@ class Outcome:
     stock_units: float = 0.0  # end-of-day stock summed over the days: divide by days for the average
     days: int = 0
     orders: int = 0
-
-
-def demand_quantile(mean: float, variance: float, service_level: float) -> float:
-    """The service-level quantile of a count of demand with this mean and variance: Poisson when the variance is
-    the mean's, negative binomial matched to both when it is larger."""
-    from scipy.stats import nbinom, poisson
-
-    if mean <= 0:
-        return 0.0
-    if variance <= mean:
-        return float(poisson.ppf(service_level, mean))
-    return float(nbinom.ppf(service_level, mean**2 / (variance - mean), mean / variance))
-
-
-def _count_dispersion(recent: np.ndarray, forecast: float) -> int:
-    """-1, 0 or 1: recent daily counts under-, as or over-dispersed against Poisson demand at the forecast rate
-    (Fisher's index of dispersion test: sum((x - rate)^2) / rate is chi-square with n - 1 degrees of freedom)."""
-    from scipy.stats import chi2
-
-    if forecast <= 0 or recent.size < 2:
-        return 0
-    index = float(np.sum((recent - forecast) ** 2)) / forecast
-    if index > chi2.ppf(1 - DISPERSION_TEST / 2, recent.size - 1):
-        return 1
-    return -1 if index < chi2.ppf(DISPERSION_TEST / 2, recent.size - 1) else 0
-
-
-def forecast_order_level(
-    result: forecasting.SeriesForecast, recent: np.ndarray, *, whole_units: bool, service_level: float
-) -> float:
-    """The order-up-to level of the forecast policy: the service-level quantile of demand over the forecast's days
-    (see the module docstring). `recent` is the last RECENT_DAYS days of demand up to the review day."""
-    mean = float(result.mean.sum())
-    if result.method == ForecastMethod.ARIMA:
-        variance = float(np.sum(((result.upper - result.mean) / Z_INTERVAL) ** 2))
-    else:
-        # A flat forecast's own error: the spread of recent days around it. (Its empirical 80% band is a pair
-        # of whole-unit quantiles, too coarse for a slow mover: 0 or 1 where the truth is 0.4.)
-        variance = result.mean.size * float(np.mean((recent - result.mean[0]) ** 2))
-        if whole_units:
-            dispersion = _count_dispersion(recent, float(result.mean[0]))
-            if dispersion >= 0:
-                return demand_quantile(mean, mean if dispersion == 0 else variance, service_level)
-    level = mean + NormalDist().inv_cdf(service_level) * float(np.sqrt(variance))
-    return float(np.ceil(level)) if whole_units else round(level, 3)
 
 
 def _replay(demand: np.ndarray, first: int, lead_time: int, review_days: int, start_stock: float, level) -> Outcome:
@@ -135,6 +85,7 @@ def simulate_product(
     """Replay demand[first:] (days from `start`, demand[0] being start - first days) under both policies;
     returns the fixed and the forecast-driven outcome."""
     review_days = review_days or settings.STOCK_REVIEW_PERIOD_DAYS
+    z = NormalDist().inv_cdf(service_level)
     cover = lead_time + review_days  # what one order must last: until the next one arrives
     rounding = np.ceil if whole_units else (lambda x: round(x, 3))
     mean = float(np.mean(np.maximum(demand[:first], 0)))
@@ -154,8 +105,14 @@ def simulate_product(
         )
         if result.order:
             fitted.update(order=result.order, params=result.params)
-        recent = demand[max(0, t + 1 - forecasting.RECENT_DAYS) : t + 1]
-        return forecast_order_level(result, recent, whole_units=whole_units, service_level=service_level)
+        if result.method == ForecastMethod.ARIMA:
+            sigma = (result.upper - result.mean) / Z_INTERVAL
+        else:
+            # A flat forecast's own error: the spread of recent days around it. (Its empirical 80% band is a pair
+            # of whole-unit quantiles, too coarse for a slow mover: 0 or 1 where the truth is 0.4.)
+            recent = demand[max(0, t + 1 - forecasting.RECENT_DAYS) : t + 1]
+            sigma = np.full(cover, float(np.sqrt(np.mean((recent - result.mean[0]) ** 2))))
+        return float(rounding(result.mean.sum() + z * float(np.sqrt(np.sum(sigma**2)))))
 
     with forecasting.blas_single_thread():
         driven = _replay(demand, first, lead_time, review_days, fixed_level, forecast_level)

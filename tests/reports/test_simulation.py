@@ -56,55 +56,15 @@ def test_forecast_ordering_sets_its_level_from_the_forecast_and_its_interval(mon
 
 
 def test_a_flat_forecast_takes_its_safety_stock_from_the_spread_of_recent_days(monkeypatch):
-    # Its interval (a standard deviation of 5) is ignored: on day 0 all 29 days so far were 2, steadier than
-    # Poisson, so the normal rule with no spread: level 16 and the same stockouts as above. On day 7 the spike is
-    # among the 36 days: a variance of 13^2 / 36 = 4.69 a day, over-dispersed (index of dispersion 84.5 above
-    # 53.2, chi-square's 97.5% point with 35 degrees of freedom): the negative binomial of mean 16 and variance
-    # 8 x 4.69 = 37.6, whose 95% quantile is 27.
+    # Its interval (a standard deviation of 5) is ignored: on day 0 all 29 days so far were 2, so no safety
+    # stock, level 16 and the same stockouts as above. On day 7 the spike is among the 36 days: a spread of
+    # sqrt(13^2 / 36) = 2.167 a day, safety 1.645 x 2.167 x sqrt(8) = 10.08, level ceil(26.08) = 27.
     monkeypatch.setattr(forecasting, "forecast_series", known_forecast(2.0, 5.0, ForecastMethod.CROSTON))
     _, driven = simulation.simulate_product(
         np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
     )
     assert (driven.stockout_days, driven.lost_units) == (6, 11.0)
     assert driven.stock_units == 18 + 16 + 14 + 0 + 0 + 0 + 0 + 0 + 0 + 25 + 23 + 21 + 19 + 17
-
-
-def test_demand_quantile_is_poisson_at_the_mean_and_negative_binomial_above_it():
-    assert simulation.demand_quantile(2.0, 2.0, 0.95) == 5  # Poisson: P(X <= 4) = 0.947, P(X <= 5) = 0.983
-    assert simulation.demand_quantile(2.0, 1.0, 0.95) == 5  # never narrower than Poisson
-    assert simulation.demand_quantile(2.0, 4.0, 0.95) == 6  # NB(n=2, p=0.5): P(X <= 5) = 0.9375, P(X <= 6) = 0.965
-    assert simulation.demand_quantile(0.0, 0.0, 0.95) == 0
-
-
-def flat_forecast(per_day: float, days: int):
-    mean = np.full(days, per_day)
-    return forecasting.SeriesForecast(ForecastMethod.CROSTON, mean, mean * 0, mean * 0)
-
-
-def every_16_days(*sizes: float) -> np.ndarray:
-    """48 recent days: the sizes sold on days 3, 9 and 13 of every 16, nothing on the others."""
-    days = np.zeros(16)
-    days[[3, 9, 13][: len(sizes)]] = sizes
-    return np.tile(days, 3)
-
-
-@pytest.mark.parametrize(
-    ("recent", "whole_units", "level"),
-    [
-        # A quarter a day as a 2 and two 1s: index of dispersion 60, inside chi-square's 95% band [30.0, 67.8]
-        # with 47 degrees of freedom: Poisson of mean 2 over 8 days, 90% quantile 4 (P(X <= 3) = 0.857,
-        # P(X <= 4) = 0.947), where the normal rule would say ceil(2 + 1.282 x sqrt(8 x 0.3125)) = 5.
-        (every_16_days(2, 1, 1), True, 4.0),
-        # A quarter a day as one 4: index 180, over-dispersed: negative binomial of mean 2 and variance
-        # 8 x 0.9375 = 7.5, 90% quantile 5 (P(X <= 4) = 0.860, P(X <= 5) = 0.901); Poisson would say 4.
-        (every_16_days(4), True, 5.0),
-        # Sold by weight: the normal rule, 2 + 1.282 x sqrt(7.5) = 5.510.
-        (every_16_days(4), False, 5.51),
-    ],
-)
-def test_a_flat_forecast_orders_up_to_the_quantile_of_poisson_or_negative_binomial_demand(recent, whole_units, level):
-    result = simulation.forecast_order_level(flat_forecast(0.25, 8), recent, whole_units=whole_units, service_level=0.9)
-    assert result == pytest.approx(level, abs=0.001)
 
 
 def test_stock_matched_level_is_the_highest_holding_no_more_stock_found_before_the_judged_days(monkeypatch):

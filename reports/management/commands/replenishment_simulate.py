@@ -66,7 +66,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{count} products at {place.code}, {days} days to {end}; lead times from suppliers, both policies "
             f"ordering up to a level every {settings.STOCK_REVIEW_PERIOD_DAYS} days; fixed: mean x (lead time + "
-            f"review + {BUFFER_DAYS} days); forecast: {service_level:.1%} quantile of forecast demand over the same days"
+            f"review + {BUFFER_DAYS} days); forecast: forecast + safety stock at {service_level:.0%} service level"
         )
         self.stdout.write(
             f"{'policy':<16}{'stockout days':>15}{'lost units':>14}{'lost sales ¥':>14}{'avg stock value ¥':>19}"
