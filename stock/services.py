@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Product
 from stock.models import Location, Lot, MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
-from supermarket.sql import insert_all
+from supermarket.sql import insert_all, max_params
 
 ZERO = Decimal("0")
 
@@ -297,15 +297,20 @@ def _move_batch(moves, kind, reference, document, user, allow_negative, allow_ex
 
 
 def _levels_add(deltas: dict[int, Decimal]) -> None:
-    """Add each delta to its (locked) level row in one UPDATE, relative to the stored value so none is lost."""
+    """Add each delta to its (locked) level row in one UPDATE (more for more rows than the parameter limit allows),
+    relative to the stored value so none is lost."""
     table = StockLevel._meta.db_table
-    values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(deltas))
+    items = list(deltas.items())
+    per_statement = max_params() // 2
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""WITH v (id, delta) AS (VALUES {values})
-                UPDATE {table} SET on_hand = {table}.on_hand + v.delta FROM v WHERE {table}.id = v.id""",
-            [x for pk, delta in deltas.items() for x in (pk, delta)],
-        )
+        for start in range(0, len(items), per_statement):
+            chunk = items[start : start + per_statement]
+            values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(chunk))
+            cursor.execute(
+                f"""WITH v (id, delta) AS (VALUES {values})
+                    UPDATE {table} SET on_hand = {table}.on_hand + v.delta FROM v WHERE {table}.id = v.id""",
+                [x for pk, delta in chunk for x in (pk, delta)],
+            )
 
 
 def stock_move(

@@ -6,10 +6,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from catalog.models import Product
 from stock.models import MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
 from stock.selectors import ledger_mismatches
 from stock.services import InsufficientStock, Move, stock_move, stock_move_batch
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ean13
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,25 @@ class TestLedgerIsAppendOnly:
             with connection.cursor() as cursor:
                 cursor.execute("DELETE FROM stock_stockmovement WHERE id = %s", [movement.pk])
         assert StockMovement.objects.filter(pk=movement.pk).exists()
+
+
+def test_a_document_with_more_lines_than_one_statement_can_carry_is_written_whole(floor):
+    # 6,000 ledger rows of 14 columns are 84,000 values: over PostgreSQL's 65,535 parameters for one statement.
+    category = ProductFactory().category
+    products = Product.objects.bulk_create(
+        Product(
+            barcode=ean13(8_000_000 + i),
+            name=f"盘点 {i}",
+            category=category,
+            purchase_price=Decimal("0.50"),
+            selling_price=Decimal("1.00"),
+        )
+        for i in range(6_000)
+    )
+    movements = stock_move_batch(
+        moves=[Move(p, floor, Decimal(i % 7 + 1)) for i, p in enumerate(products)], kind=MovementKind.STOCKTAKE
+    )
+    assert len({m.pk for m in movements}) == 6_000 and None not in {m.pk for m in movements}
+    assert StockMovement.objects.filter(kind=MovementKind.STOCKTAKE).count() == 6_000
+    assert on_hand(products[-1], floor) == Decimal(5999 % 7 + 1)
+    assert ledger_mismatches() == []
