@@ -8,8 +8,9 @@ days (the supplier's lead time, the same for both). Stock ordered on one review 
 next review's order arrives: lead time + review period. Demand that finds no stock is lost; a stockout day is a day with lost demand.
 
 They differ only in how they set the level:
-- fixed min/max: the flat mean of all training days over lead time + review period, plus a fixed
-  buffer of BUFFER_DAYS days of that mean (the demo's safety-stock rule, "lead time + 2 days");
+- fixed min/max: the store's own rule (stock/replenishment.py: expected demand over lead time + review period,
+  plus the product's safety stock) with the flat mean of all training days as the expected demand and the
+  demo's safety stock, lead time + BUFFER_DAYS days of that mean;
 - forecast-driven: the day-by-day forecast of reports.forecasting over lead time + review period
   (weekday rhythm, recent level), made on each review day from what has sold so far, plus safety
   stock from the forecast's own error: a daily standard deviation (from ARIMA's 80% interval; for the
@@ -89,7 +90,8 @@ def simulate_product(
     cover = lead_time + review_days  # what one order must last: until the next one arrives
     rounding = np.ceil if whole_units else (lambda x: round(x, 3))
     mean = float(np.mean(np.maximum(demand[:first], 0)))
-    fixed_level = float(rounding(mean * (cover + BUFFER_DAYS)))
+    safety_stock = mean * (lead_time + BUFFER_DAYS)
+    fixed_level = float(rounding(mean * cover + safety_stock))
     fixed = _replay(demand, first, lead_time, review_days, fixed_level, lambda t: fixed_level)
 
     fitted = {}

@@ -16,14 +16,15 @@ REPLAY = np.array([2, 2, 2, 15, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], dtype=float)
 
 
 def test_fixed_min_max_runs_out_after_a_spike_until_the_next_review_delivers():
-    # Lead time 1, review every 7 days: the level is 2 x (1 + 7 + 2 buffer days) = 20, reviewed on days 0 and 7.
-    # Day 0 sells 2 and orders 2 (arrives day 2); the spike on day 3 leaves 1; days 4-8 run out
-    # (1 + 2 + 2 + 2 + 2 = 9 lost) until the 20 ordered on day 7 arrive on day 9.
+    # Lead time 1, review every 7 days: the level is 2 x (1 + 7) plus a safety stock of 2 x (1 + 2) = 22, reviewed
+    # on days 0 and 7 and also the stock at the start. Day 0 sells 2 and orders 2 (arrives day 2); the spike on
+    # day 3 leaves 3; day 5 sells 1 and days 5-8 run out (1 + 2 + 2 + 2 = 7 lost) until the 22 ordered on day 7
+    # arrive on day 9.
     fixed, _ = simulation.simulate_product(
         np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
     )
-    assert (fixed.stockout_days, fixed.lost_units, fixed.orders) == (5, 9.0, 2)
-    assert fixed.stock_units == 18 + 16 + 16 + 1 + 0 + 0 + 0 + 0 + 0 + 18 + 16 + 14 + 12 + 10  # end-of-day stock
+    assert (fixed.stockout_days, fixed.lost_units, fixed.orders) == (4, 7.0, 2)
+    assert fixed.stock_units == 20 + 18 + 18 + 3 + 1 + 0 + 0 + 0 + 0 + 20 + 18 + 16 + 14 + 12  # end-of-day stock
 
 
 def known_forecast(per_day: float, sigma: float, method=ForecastMethod.ARIMA):
@@ -39,10 +40,11 @@ def known_forecast(per_day: float, sigma: float, method=ForecastMethod.ARIMA):
 @pytest.mark.parametrize(
     ("sigma", "stockout_days", "lost"),
     [
-        # No uncertainty: level 2 x 8 = 16. Day 0 leaves 18 (no order), the spike on day 3 finds 14 (1 lost),
-        # days 4-8 lose 2 each until the 16 ordered on day 7 arrive on day 9.
-        (0.0, 6, 11.0),
-        # One unit a day: safety stock 1.645 x sqrt(8) = 4.65, level ceil(20.65) = 21. Day 0 orders 3 (day 2),
+        # No uncertainty: level 2 x 8 = 16, starting from the fixed policy's 22. Day 0 leaves 20 (no order), the
+        # spike on day 3 leaves 1, day 4 sells it (1 lost), days 5-8 lose 2 each until the 16 ordered on day 7
+        # arrive on day 9.
+        (0.0, 5, 9.0),
+        # One unit a day: safety stock 1.645 x sqrt(8) = 4.65, level ceil(20.65) = 21. Day 0 orders 1 (day 2),
         # the spike leaves 2, day 4 sells them, days 5-8 lose 2 each.
         (1.0, 4, 8.0),
     ],
@@ -58,13 +60,14 @@ def test_forecast_ordering_sets_its_level_from_the_forecast_and_its_interval(mon
 def test_a_flat_forecast_takes_its_safety_stock_from_the_spread_of_recent_days(monkeypatch):
     # Its interval (a standard deviation of 5) is ignored: on day 0 all 29 days so far were 2, so no safety
     # stock, level 16 and the same stockouts as above. On day 7 the spike is among the 36 days: a spread of
-    # sqrt(13^2 / 36) = 2.167 a day, safety 1.645 x 2.167 x sqrt(8) = 10.08, level ceil(26.08) = 27.
+    # sqrt(13^2 / 36) = 2.167 a day, safety 1.645 x 2.167 x sqrt(8) = 10.08, level ceil(26.08) = 27, on the
+    # shelf on day 9.
     monkeypatch.setattr(forecasting, "forecast_series", known_forecast(2.0, 5.0, ForecastMethod.CROSTON))
     _, driven = simulation.simulate_product(
         np.concatenate([TRAINING, REPLAY]), first=28, lead_time=1, start=START, whole_units=True, review_days=7
     )
-    assert (driven.stockout_days, driven.lost_units) == (6, 11.0)
-    assert driven.stock_units == 18 + 16 + 14 + 0 + 0 + 0 + 0 + 0 + 0 + 25 + 23 + 21 + 19 + 17
+    assert (driven.stockout_days, driven.lost_units) == (5, 9.0)
+    assert driven.stock_units == 20 + 18 + 16 + 1 + 0 + 0 + 0 + 0 + 0 + 25 + 23 + 21 + 19 + 17
 
 
 def test_stock_matched_level_is_the_highest_holding_no_more_stock_found_before_the_judged_days(monkeypatch):

@@ -66,7 +66,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{count} products at {place.code}, {days} days to {end}; lead times from suppliers, both policies "
             f"ordering up to a level every {settings.STOCK_REVIEW_PERIOD_DAYS} days; fixed: mean x (lead time + "
-            f"review + {BUFFER_DAYS} days); forecast: forecast + safety stock at {service_level:.0%} service level"
+            f"review) + safety stock of mean x (lead time + {BUFFER_DAYS} days); forecast: forecast + safety stock at "
+            f"{service_level:.0%} service level"
         )
         self.stdout.write(
             f"{'policy':<16}{'stockout days':>15}{'lost units':>14}{'lost sales ¥':>14}{'avg stock value ¥':>19}"
