@@ -587,9 +587,7 @@ def print_lookup_times(codes: list[str], label: str, n: int = 1000) -> None:
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
-    print(
-        f"  uncached lookup, {label}: median {p50:.2f} ms, p99 {p99:.2f} ms (load {os.getloadavg()[0]:.1f})"
-    )
+    print(f"  uncached lookup, {label}: median {p50:.2f} ms, p99 {p99:.2f} ms (load {os.getloadavg()[0]:.1f})")
 
 
 def server_config() -> str:

@@ -6,7 +6,6 @@ app_name = "checkout-api"
 
 urlpatterns = [
     path("products/<str:code>", api.product_detail, name="product-detail"),
-    path("products/<str:code>/stock", api.product_stock, name="product-stock"),
     path("sales", api.sale_create, name="sale-create"),
     path("sales/<str:number>", api.sale_detail, name="sale-detail"),
     path("openapi.json", api.openapi, name="openapi"),

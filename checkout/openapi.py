@@ -13,7 +13,7 @@ ERROR = {
 
 PRODUCT = {
     "type": "object",
-    "required": ["code", "barcode", "name", "selling_price", "unit"],
+    "required": ["code", "barcode", "name", "selling_price", "unit", "on_hand"],
     "properties": {
         "code": {"type": "string", "description": "the code in its stored (normalized) form"},
         "barcode": {"type": "string"},
@@ -26,14 +26,6 @@ PRODUCT = {
         "active": {"type": "boolean"},
         "quantity": {**DECIMAL, "description": "units this code stands for (pack size, or weight on a scale label)"},
         "amount": {"type": ["string", "null"], "description": "line amount a price-embedded scale label carries"},
-    },
-}
-
-PRODUCT_STOCK = {
-    "type": "object",
-    "required": ["code", "on_hand"],
-    "properties": {
-        "code": {"type": "string"},
         "on_hand": {
             "type": "array",
             "items": {
@@ -132,20 +124,7 @@ PATHS = {
             "summary": "Look up a product by barcode, store code or scale label",
             "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
-                "200": _json(PRODUCT, "the product and its price"),
-                "400": _json(ERROR, "malformed code or wrong check digit"),
-                "401": UNAUTHORIZED,
-                "404": _json(ERROR, "a valid code no product carries"),
-            },
-        }
-    },
-    "/products/{code}/stock": {
-        "get": {
-            "operationId": "product_stock",
-            "summary": "On-hand per location of the product a code stands for, read live",
-            "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {
-                "200": _json(PRODUCT_STOCK, "on-hand per location"),
+                "200": _json(PRODUCT, "the product, with on-hand per location"),
                 "400": _json(ERROR, "malformed code or wrong check digit"),
                 "401": UNAUTHORIZED,
                 "404": _json(ERROR, "a valid code no product carries"),

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Product
+from stock.cache import on_hand_changed
 from stock.models import Location, Lot, MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
 from supermarket.sql import insert_all, max_params
 
@@ -292,6 +293,7 @@ def _move_batch(moves, kind, reference, document, user, allow_negative, allow_ex
 
     _levels_add(deltas)
     insert_all(movements)
+    on_hand_changed({m.product.pk for m in moves})
     _raise_suggestions({(m.product, m.location) for m in moves if m.quantity < 0}, levels, balances, fefo_pairs)
     return movements
 

@@ -84,7 +84,6 @@ URL_RULES: dict[str, Rule] = {
     # JSON API
     "catalog:scan": perm("checkout.add_sale", "stock.add_receipt", "stock.add_countentry", api=True),
     "checkout-api:product-detail": perm("catalog.view_product", api=True),
-    "checkout-api:product-stock": perm("catalog.view_product", api=True),
     "checkout-api:sale-create": perm("checkout.add_sale", api=True),
     "checkout-api:sale-detail": perm("checkout.view_sale", own=_own_sale, api=True),
     "checkout-api:openapi": PUBLIC,

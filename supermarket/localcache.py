@@ -13,10 +13,15 @@ Redis writes a published message to every subscriber's socket in the same pass o
 as the reply to the publisher, so a change whose writer has heard back is on every subscriber's
 socket before anything the writer does next can reach another worker. A subscription that breaks
 (Redis restarted, connection killed) is made afresh and every generation read again, since
-messages sent meanwhile were missed; and once a second the generations are read with one MGET
-anyway, which also notices a connection that died without a word. The process that makes a
+messages sent meanwhile were missed. Once a second the generations are read with one MGET anyway
+and the subscription is sent a PING; one that has not answered the last PING (a connection that
+died without a word) is made afresh too. The process that makes a
 change sees it at once, without waiting for its own message. Other cache backends (local memory
 in the embedded demo) are asked at each read.
+
+For values that change often and a few at a time (a product's on-hand after each sale), `forget(entries)`
+drops just those entries in every process after the commit, by a message on the same channel. No generation
+records a drop, so a subscription made afresh empties every cache; and a fill that overlapped a drop is not kept.
 
 Within a request the generations are read once, when the first cache needs them, and held until
 the request ends (Django's request_started / request_finished signals), so one request sees one
@@ -34,13 +39,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import request_finished, request_started
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -131,6 +137,19 @@ def _publish(cache, key: str, generation: int) -> None:
         listener.heard(key, str(generation))
 
 
+def _publish_drop(cache, alias: str, key: str, entries: list[str]) -> None:
+    """Tell every subscribed process to drop these entries ("-" marks a drop; generations are digits)."""
+    if isinstance(cache, RedisCache):
+        _client(cache).publish(cache.make_and_validate_key(CHANNEL), f"{key} -{','.join(entries)}")
+    _dropped(alias, key, entries)  # this process's, at once
+
+
+def _dropped(alias: str, key: str, entries: list[str]) -> None:
+    for cache in _registry:
+        if cache.key == key and cache.alias == alias:
+            cache.drop_local(entries)
+
+
 class _Listener:
     """This process's subscription to the generations published on one Redis cache, and what it has heard."""
 
@@ -139,6 +158,7 @@ class _Listener:
         self.pid = os.getpid()
         self.channel = cache.make_and_validate_key(CHANNEL)
         self.connection = None
+        self.pinged = False
         self.generations: dict[str, str] = {}
         self.synced_at = -math.inf
         self.lock = threading.Lock()
@@ -165,12 +185,23 @@ class _Listener:
             self._subscribe()
         connection = self.connection
         while connection.can_read(timeout=0):
-            kind, _channel, data = connection.read_response(push_request=True)
-            if kind == b"message":
-                key, _sep, generation = data.decode("latin-1").partition(" ")
-                self.generations[key] = generation
+            reply = connection.read_response(push_request=True)
+            if isinstance(reply, list) and reply[0] == b"message":
+                key, _sep, payload = reply[2].decode("latin-1").partition(" ")
+                if payload.startswith("-"):
+                    _dropped(self.alias, key, payload[1:].split(","))
+                else:
+                    self.generations[key] = payload
+            elif reply == b"PONG" or (isinstance(reply, list) and reply[0] == b"pong"):
+                self.pinged = False
         if time.monotonic() - self.synced_at > RESYNC_SECONDS:
+            if self.pinged:
+                # No answer to last round's PING: a connection that died without a word misses drops, which
+                # no generation read can reveal.
+                raise RedisConnectionError("the subscription did not answer PING")
             self.generations = _fetch_generations(self.cache, self.alias)
+            connection.send_command("PING")
+            self.pinged = True
             self.synced_at = time.monotonic()
 
     def _subscribe(self) -> None:
@@ -181,7 +212,13 @@ class _Listener:
         # The confirmation: from here on every change published reaches this connection.
         connection.read_response(push_request=True)
         self.connection = connection
-        self.synced_at = -math.inf  # changes made while unsubscribed were missed: read every generation now
+        self.pinged = False
+        # Changes made while unsubscribed were missed: read every generation now, and drop every entry (a dropped
+        # entry leaves no trace in the generations).
+        self.synced_at = -math.inf
+        for cache in _registry:
+            if cache.alias == self.alias:
+                cache.clear_local()
 
     def _close(self) -> None:
         if self.connection is not None:
@@ -198,6 +235,7 @@ class GenerationCache:
         self.alias = alias
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._generation: str | None = None
+        self._drops = 0  # drops so far: a fill that saw another count is not kept
         self._lock = threading.Lock()
         self.unreachable = False
         _registry.append(self)
@@ -234,9 +272,11 @@ class GenerationCache:
             if value is not _MISSING:
                 self._entries.move_to_end(key)
                 return value
+            drops = self._drops
         value = loader()
         with self._lock:
-            if generation == self._generation:
+            # Not kept if a drop came while loading: what was loaded may predate it.
+            if generation == self._generation and drops == self._drops:
                 self._entries[key] = value
                 if len(self._entries) > self.maxsize:
                     self._entries.popitem(last=False)
@@ -253,6 +293,31 @@ class GenerationCache:
             self._bump()
         else:
             transaction.on_commit(self._bump)
+
+    def forget(self, entries: Iterable[str]) -> None:
+        """Drop these entries (text keys) in every process once the current transaction commits; this process's at
+        once too. For values that change often, a few at a time (a product's on-hand after each sale), where
+        `changed` would empty every worker's cache many times a second."""
+        entries = sorted(set(entries))
+        if not entries:
+            return
+        self.drop_local(entries)
+        transaction.on_commit(lambda: self._publish_drop(entries))
+
+    def _publish_drop(self, entries: list[str]) -> None:
+        try:
+            _publish_drop(caches[self.alias], self.alias, self.key, entries)
+        except (RedisError, OSError) as exc:
+            # Readers that cannot reach the cache do not use it either. Logged once, not at every sale.
+            if not self.unreachable:
+                self.unreachable = True
+                logger.warning("cache unreachable, %s not dropped: %s", self.key, exc)
+
+    def drop_local(self, entries: list[str]) -> None:
+        with self._lock:
+            self._drops += 1
+            for entry in entries:
+                self._entries.pop(entry, None)
 
     def _bump(self) -> None:
         try:

@@ -6,6 +6,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
 
@@ -14,7 +15,7 @@ from catalog.imports.services import catalog_import_apply
 from catalog.services import product_update
 from checkout.models import ApiToken
 from checkout.services import api_token_for
-from stock.models import MovementKind
+from stock.models import Location, MovementKind
 from stock.services import stock_move
 from supermarket import localcache
 from supermarket.localcache import GenerationCache
@@ -106,18 +107,63 @@ def test_an_extra_barcode_scans_the_changed_price_too(api):
     assert price(api(extra.barcode)) == Decimal("2.40")
 
 
-def test_a_cached_scan_makes_no_query_and_stock_is_read_live(api, floor, django_assert_num_queries):
+def on_hand(response) -> list[dict]:
+    assert response.status_code == 200, response.content
+    return response.json()["on_hand"]
+
+
+def test_a_cached_scan_makes_no_query_and_shows_a_stock_change_at_once(
+    api, floor, backroom, django_assert_num_queries, django_capture_on_commit_callbacks
+):
     product = ProductFactory()
     stock_move(product=product, location=floor, quantity=Decimal(10), kind=MovementKind.RECEIPT)
     api(product.barcode)
     with django_assert_num_queries(0):
-        assert price(api(product.barcode)) == product.selling_price
-    api(f"{product.barcode}/stock")
-    stock_move(product=product, location=floor, quantity=Decimal(-3), kind=MovementKind.SALE)
-    with django_assert_num_queries(1):
-        response = api(f"{product.barcode}/stock")
-    # On-hand is never cached: the sale after the first read shows at once.
-    assert response.json()["on_hand"] == [{"location": floor.code, "name": floor.name, "on_hand": "7.000"}]
+        assert on_hand(api(product.barcode)) == [{"location": floor.code, "name": floor.name, "on_hand": "10.000"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_move(product=product, location=floor, quantity=Decimal(-3), kind=MovementKind.SALE)
+    assert on_hand(api(product.barcode)) == [{"location": floor.code, "name": floor.name, "on_hand": "7.000"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_move(product=product, location=backroom, quantity=Decimal(2), kind=MovementKind.RECEIPT)
+    assert [row["on_hand"] for row in on_hand(api(product.barcode))] == ["2.000", "7.000"]
+
+
+def test_a_stock_change_drops_that_product_only_in_every_other_worker(django_capture_on_commit_callbacks):
+    changed, untouched = ProductFactory(), ProductFactory()
+    other = GenerationCache("on-hand", maxsize=10)  # another worker's on-hand cache
+    loads = []
+    for product in (changed, untouched):
+        other.get(str(product.pk), lambda p=product: loads.append(p.pk))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        stock_move(product=changed, location=Location.default(), quantity=Decimal(1), kind=MovementKind.RECEIPT)
+        other.get(str(changed.pk), lambda: loads.append("early"))
+        assert "early" not in loads  # not before the commit
+    for callback in callbacks:
+        callback()
+    other.get(str(changed.pk), lambda: loads.append("after"))
+    other.get(str(untouched.pk), lambda: loads.append("untouched"))
+    assert loads[2:] == ["after"]
+
+
+def test_a_drop_published_by_another_process_is_heard(monkeypatch):
+    monkeypatch.setattr(localcache, "RESYNC_SECONDS", 60)  # so only the published message can tell
+    other = GenerationCache("on-hand", maxsize=10)
+    other.get("41", lambda: "first")
+    other.get("42", lambda: "first")
+    with other_process() as client:
+        client.publish(prefixed(localcache.CHANNEL), f"{other.key} -40,41")
+    assert loaded_within_a_second(other, "41")
+    assert other.get("42", lambda: "reloaded") == "first"
+
+
+def test_a_stock_change_in_a_rolled_back_transaction_leaves_entries_alone(floor):
+    product = ProductFactory()
+    other = GenerationCache("on-hand", maxsize=10)
+    other.get(str(product.pk), lambda: "before")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        stock_move(product=product, location=floor, quantity=Decimal(5), kind=MovementKind.RECEIPT)
+        raise RuntimeError("refused later in the same document")
+    assert other.get(str(product.pk), lambda: "reloaded") == "before"
 
 
 def test_the_till_scan_path_also_sees_a_price_change_at_once():

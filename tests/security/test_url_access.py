@@ -33,7 +33,6 @@ EXPECTED = {
     "set_language": EVERYONE,
     "catalog:scan": {CASHIER, STOCK_CLERK, MANAGER, SU},
     "checkout-api:product-detail": {CASHIER, STOCK_CLERK, BUYER, MANAGER, SU},
-    "checkout-api:product-stock": {CASHIER, STOCK_CLERK, BUYER, MANAGER, SU},
     "checkout-api:sale-create": TILL,
     "checkout-api:sale-detail": TILL,  # the cashier's own sale
     "checkout-api:openapi": EVERYONE,
@@ -166,7 +165,6 @@ def sample_args(name: str, pattern: URLPattern, store) -> dict | list:
         "checkout:receipt": {"number": store["sale"].number},
         "checkout:shift-report": {"pk": store["shift"].pk},
         "checkout-api:product-detail": {"code": store["product"].barcode},
-        "checkout-api:product-stock": {"code": store["product"].barcode},
     }
     if name in special:
         return special[name]
