@@ -343,6 +343,7 @@ def main() -> None:
     parser.add_argument("--workers", default="")
     parser.add_argument("--growth-only", action="store_true", help="only the catalog growth part")
     parser.add_argument("--scan-only", action="store_true", help="only the API scan against hello")
+    parser.add_argument("--sales-only", action="store_true", help="only the sales against their baselines")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0, skip_checks=True)
@@ -372,7 +373,7 @@ def main() -> None:
 
     if not args.growth_only:
         http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location)
-    if not args.scan_only:
+    if not (args.scan_only or args.sales_only):
         growth(args, codes, scan_small, lua, tmp)
 
 
@@ -432,6 +433,10 @@ def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> N
     d = args.duration
     try:
         print(f"machine: {cpus} cores, load average {os.getloadavg()[0]:.1f}; gunicorn {server_config()}")
+        if args.sales_only:
+            warm_up(scan_small)  # the product caches, as the scan part leaves them
+            sales(args, lua, sold_codes, hot, location)
+            return
         print(f"scan path ({args.small} products):")
         warm_up(scan_small)
         hello = wrk(f"{BASE}/bench/hello", 1000, d)
@@ -459,32 +464,7 @@ def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> N
         show(f"till scan partial ({TILLS} tills), 100 connections", till100)
         print(f"  p99 at 100 connections: {till100['p99']:.1f} ms (target <= 60 ms)")
 
-        print("sales (5 lines, 100 clients):")
-        before = SaleLine.objects.count()
-        naive = wrk(BASE, 100, d, lua("naive.lua", SALE_LUA, codes=sold_codes, hot="", path="/bench/sale-per-line"))
-        show("baseline: per-line ORM sale", naive)
-        fast = wrk(BASE, 100, d, lua("sale.lua", SALE_LUA, codes=sold_codes, hot="", path="/api/sales"))
-        show("POST /api/sales", fast)
-        print(f"  ratio: {fast['rps'] / naive['rps']:.2f}x the per-line sale (target >= 3x, >= 500 sales/s)")
-        hot_before = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
-        hot_lines_before = SaleLine.objects.filter(product__barcode=hot).count()
-        hot_sales = wrk(BASE, 100, d, lua("hot.lua", SALE_LUA, codes=sold_codes, hot=hot, path="/api/sales"))
-        show("POST /api/sales, every sale with one hot product", hot_sales)
-        # 50 clients: the server allows 100 connections and other clients hold some.
-        pg_hot = pgbench(50, d, hot=True)
-        pg_random = pgbench(50, d, hot=False)
-        print(
-            f"  baseline pgbench lock-update-insert, 50 clients: hot row {pg_hot:.0f} tps, random rows {pg_random:.0f}"
-        )
-        print(f"  ratio hot sales / pgbench hot row: {hot_sales['rps'] / pg_hot:.2f} (target >= 0.40)")
-        hot_after = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
-        hot_sold = SaleLine.objects.filter(product__barcode=hot).count() - hot_lines_before
-        print(
-            f"  hot product: on-hand fell by {hot_before - hot_after}, lines sold {hot_sold}"
-            f" ({'no lost update' if hot_before - hot_after == hot_sold else 'MISMATCH'});"
-            f" {SaleLine.objects.count() - before} sale lines written; check_stock_ledger"
-            f" {'passes' if ledger_ok() else 'FAILS'}"
-        )
+        naive, fast, hot_sales = sales(args, lua, sold_codes, hot, location)
 
         total = hello["requests"] + scan["requests"] + scan100["requests"] + till["requests"] + till100["requests"]
         total += naive["requests"] + fast["requests"] + hot_sales["requests"]
@@ -503,6 +483,36 @@ def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> N
     finally:
         server.terminate()
         server.wait()
+
+
+def sales(args, lua, sold_codes, hot, location) -> tuple[dict, dict, dict]:
+    """The 5-line sale against the per-line one, then with a hot product against pgbench's hot row."""
+    d = args.duration
+    print("sales (5 lines, 100 clients):")
+    before = SaleLine.objects.count()
+    naive = wrk(BASE, 100, d, lua("naive.lua", SALE_LUA, codes=sold_codes, hot="", path="/bench/sale-per-line"))
+    show("baseline: per-line ORM sale", naive)
+    fast = wrk(BASE, 100, d, lua("sale.lua", SALE_LUA, codes=sold_codes, hot="", path="/api/sales"))
+    show("POST /api/sales", fast)
+    print(f"  ratio: {fast['rps'] / naive['rps']:.2f}x the per-line sale (target >= 3x, >= 500 sales/s)")
+    hot_before = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
+    hot_lines_before = SaleLine.objects.filter(product__barcode=hot).count()
+    hot_sales = wrk(BASE, 100, d, lua("hot.lua", SALE_LUA, codes=sold_codes, hot=hot, path="/api/sales"))
+    show("POST /api/sales, every sale with one hot product", hot_sales)
+    # 50 clients: the server allows 100 connections and other clients hold some.
+    pg_hot = pgbench(50, d, hot=True)
+    pg_random = pgbench(50, d, hot=False)
+    print(f"  baseline pgbench lock-update-insert, 50 clients: hot row {pg_hot:.0f} tps, random rows {pg_random:.0f}")
+    print(f"  ratio hot sales / pgbench hot row: {hot_sales['rps'] / pg_hot:.2f} (target >= 0.40)")
+    hot_after = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
+    hot_sold = SaleLine.objects.filter(product__barcode=hot).count() - hot_lines_before
+    print(
+        f"  hot product: on-hand fell by {hot_before - hot_after}, lines sold {hot_sold}"
+        f" ({'no lost update' if hot_before - hot_after == hot_sold else 'MISMATCH'});"
+        f" {SaleLine.objects.count() - before} sale lines written; check_stock_ledger"
+        f" {'passes' if ledger_ok() else 'FAILS'}"
+    )
+    return naive, fast, hot_sales
 
 
 def growth(args, codes, scan_small, lua, tmp) -> None:

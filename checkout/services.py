@@ -48,7 +48,7 @@ from checkout.selectors import (
     shift_report,
     stock_available,
 )
-from reports.services import SoldLine, sales_daily_add
+from reports.services import SoldLine, sales_daily_add, sales_daily_statement
 from stock.models import MovementKind
 from stock.services import InsufficientStock, Move, stock_move_batch
 from supermarket import metrics
@@ -240,9 +240,9 @@ class _SaleWrite:
             change=self.paid.change,
         )
         if self.sale_id is not None:
+            # Numbered before the insert: the sale goes in one statement with its lines and payments.
             sale.pk = self.sale_id
             sale.number = _sale_number(register, sale)
-            insert_all([sale])
         else:
             insert_all([sale])
             sale.number = _sale_number(register, sale)
@@ -266,8 +266,13 @@ class _SaleWrite:
             for i, p in enumerate(totals.lines, start=1)
         ]
         payments = [Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in self.payments]
-        insert_all(lines)
-        insert_all(payments)
+        insert_all([sale] if sale._state.adding else [], lines, payments)
+        # The daily rollups go with the stock, in its statement: each sale of a popular product waits for the one
+        # before it to commit, and no round trip is spent with its rows locked.
+        day = timezone.localdate(sale.created_at)
+        statement = sales_daily_statement(
+            [SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
+        )
         stock_move_batch(
             moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
             kind=MovementKind.SALE,
@@ -276,6 +281,7 @@ class _SaleWrite:
             user=user,
             allow_expired=approved_by is not None,
             allow_negative=allow_negative,
+            along=[statement] if statement is not None else [],
         )
         if approved_by is not None:
             override_record(
@@ -286,12 +292,9 @@ class _SaleWrite:
                 reference=sale.number,
                 amount=totals.total,
             )
-        # After the stock rows, like every sale: promotion rows are locked in pk order, so tills cannot deadlock.
+        # After the stock and rollup rows, like every sale: promotion rows are locked in pk order, so tills cannot
+        # deadlock.
         promotion_claim(claims=totals.claims)
-        day = timezone.localdate(sale.created_at)
-        sales_daily_add(
-            lines=[SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
-        )
         return SaleResult(sale, created=True, lines=lines, payments=payments)
 
 

@@ -17,6 +17,7 @@ from reports import selectors
 from reports.models import Forecast, ForecastDay, JobRun, SalesDaily
 from stock.models import Location
 from supermarket.jobs import enqueue
+from supermarket.sql import Statement
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,16 @@ class SoldLine:
 
 
 def sales_daily_add(*, lines: Iterable[SoldLine]) -> None:
-    """Add sold (or returned) lines to the daily rollups, inside the caller's transaction.
+    """Add sold (or returned) lines to the daily rollups, inside the caller's transaction."""
+    statement = sales_daily_statement(lines)
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
+
+
+def sales_daily_statement(lines: Iterable[SoldLine]) -> Statement | None:
+    """The statement adding these lines to the daily rollups (None for no lines), for sales_daily_add or for a
+    caller that runs it along with its other writes (a sale, with its stock: `stock_move_batch(along=...)`).
 
     One INSERT ... ON CONFLICT DO UPDATE adds to existing rows, so concurrent sales
     of the same product on the same day never lose an increment. Rows are written in
@@ -46,34 +56,31 @@ def sales_daily_add(*, lines: Iterable[SoldLine]) -> None:
         total[1] += line.amount
         total[2] += line.cost
     if not totals:
-        return
+        return None
     table = SalesDaily._meta.db_table
     params = [v for key in sorted(totals) for v in (*key, *totals[key])]
     upsert = f"""ON CONFLICT (product_id, location_id, day) DO UPDATE SET
                     quantity = {table}.quantity + excluded.quantity,
                     amount = {table}.amount + excluded.amount,
                     cost = {table}.cost + excluded.cost"""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A trigger adds each row to its category's rollup row too. Writing the rows in category order
-            # locks those category rows in one order in every sale, so two sales can never deadlock on them.
-            values = ", ".join(
-                ["(%s::bigint, %s::bigint, %s::date, %s::numeric, %s::numeric, %s::numeric)"] * len(totals)
-            )
-            cursor.execute(
-                f"""INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost)
-                    SELECT v.* FROM (VALUES {values}) AS v(product_id, location_id, day, quantity, amount, cost)
-                    JOIN {Product._meta.db_table} p ON p.id = v.product_id
-                    ORDER BY p.category_id, v.product_id, v.location_id, v.day
-                    {upsert}""",
-                params,
-            )
-        else:  # SQLite writes one transaction at a time: no lock order to keep
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(totals))
-            cursor.execute(
-                f"INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost) VALUES {values} {upsert}",
-                params,
-            )
+    if connection.vendor == "postgresql":
+        # A trigger adds each row to its category's rollup row too. Writing the rows in category order
+        # locks those category rows in one order in every sale, so two sales can never deadlock on them.
+        values = ", ".join(["(%s::bigint, %s::bigint, %s::date, %s::numeric, %s::numeric, %s::numeric)"] * len(totals))
+        return (
+            f"""INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost)
+                SELECT v.* FROM (VALUES {values}) AS v(product_id, location_id, day, quantity, amount, cost)
+                JOIN {Product._meta.db_table} p ON p.id = v.product_id
+                ORDER BY p.category_id, v.product_id, v.location_id, v.day
+                {upsert}""",
+            params,
+        )
+    # SQLite writes one transaction at a time: no lock order to keep
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(totals))
+    return (
+        f"INSERT INTO {table} (product_id, location_id, day, quantity, amount, cost) VALUES {values} {upsert}",
+        params,
+    )
 
 
 # Forecasts ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Product
 from stock.cache import on_hand_changed
 from stock.models import Location, Lot, MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
-from supermarket.sql import insert_all, max_params
+from supermarket.sql import Statement, insert_all, max_params
 
 ZERO = Decimal("0")
 
@@ -230,6 +230,7 @@ def stock_move_batch(
     user=None,
     allow_negative: bool | None = None,
     allow_expired: bool = False,
+    along: Sequence[Statement] = (),
 ) -> list[StockMovement]:
     """Apply many moves for one document in one transaction.
 
@@ -239,21 +240,23 @@ def stock_move_batch(
     would go below zero (unless allowed: a sale under STOCK_ALLOW_NEGATIVE_SALES,
     or allow_negative=True), updates all levels in one statement with F(), writes
     one ledger row per move, and opens replenishment suggestions where on-hand
-    fell below safety stock.
+    fell below safety stock. `along`: the document's own statements (returning nothing) that go to the
+    database with the level update and ledger rows, in one statement on PostgreSQL (a sale's daily rollups).
     """
     if connection.in_atomic_block:
         # No savepoint in the caller's transaction (a sale, a receipt): two round trips saved on every sale. Every
         # refusal is raised before anything but empty level rows is written, so the caller's transaction stays usable.
-        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired)
+        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along)
     with transaction.atomic():
-        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired)
+        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along)
 
 
-def _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired) -> list[StockMovement]:
+def _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along) -> list[StockMovement]:
     if kind not in MovementKind.values:
         raise ValueError(f"Unknown movement kind {kind!r}")
     moves = [m for m in moves if m.quantity != 0]
     if not moves:
+        insert_all(before=along)
         return []
     negative_ok = _negative_allowed(kind, allow_negative)
     fefo_pairs = {(m.product.pk, m.location.pk) for m in moves if m.takes_fefo}
@@ -291,28 +294,32 @@ def _move_batch(moves, kind, reference, document, user, allow_negative, allow_ex
             )
         )
 
-    _levels_add(deltas)
-    insert_all(movements)
+    # The levels' update, the ledger rows and the document's own: one statement on PostgreSQL, while the rows are
+    # locked.
+    insert_all(movements, before=[*_levels_add(deltas), *along])
     on_hand_changed({m.product.pk for m in moves})
     _raise_suggestions({(m.product, m.location) for m in moves if m.quantity < 0}, levels, balances, fefo_pairs)
     return movements
 
 
-def _levels_add(deltas: dict[int, Decimal]) -> None:
-    """Add each delta to its (locked) level row in one UPDATE (more for more rows than the parameter limit allows),
-    relative to the stored value so none is lost."""
+def _levels_add(deltas: dict[int, Decimal]) -> list[Statement]:
+    """UPDATEs adding each delta to its (locked) level row, relative to the stored value so none is lost: one
+    statement, more for more rows than the parameter limit allows."""
     table = StockLevel._meta.db_table
     items = list(deltas.items())
     per_statement = max_params() // 2
-    with connection.cursor() as cursor:
-        for start in range(0, len(items), per_statement):
-            chunk = items[start : start + per_statement]
-            values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(chunk))
-            cursor.execute(
-                f"""WITH v (id, delta) AS (VALUES {values})
-                    UPDATE {table} SET on_hand = {table}.on_hand + v.delta FROM v WHERE {table}.id = v.id""",
+    statements = []
+    for start in range(0, len(items), per_statement):
+        chunk = items[start : start + per_statement]
+        values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(chunk))
+        statements.append(
+            (
+                f"UPDATE {table} SET on_hand = {table}.on_hand + v.delta FROM (VALUES {values}) AS v (id, delta) "
+                f"WHERE {table}.id = v.id",
                 [x for pk, delta in chunk for x in (pk, delta)],
             )
+        )
+    return statements
 
 
 def stock_move(

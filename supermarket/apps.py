@@ -8,7 +8,9 @@ class SupermarketConfig(AppConfig):
     verbose_name = _("Store security")
 
     def ready(self):
-        from supermarket import access, roles
+        from supermarket import access, middleware, roles, sql  # noqa: F401 (middleware: its system check)
+
+        sql.statement_cache_widen()
 
         # After every migrate (and after a test flush, which empties auth tables) the groups match roles.py again.
         post_migrate.connect(roles.sync_after_migrate, sender=self)

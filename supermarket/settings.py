@@ -91,6 +91,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "supermarket.access.RoleAccessMiddleware",
+    # PAGE_MIDDLEWARE, for every path but the JSON API's.
+    "supermarket.middleware.PagesOnly",
+]
+
+# What only HTML pages need; the JSON API under /api/ answers without it (supermarket/middleware.py).
+PAGE_MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -99,6 +105,9 @@ MIDDLEWARE = [
     # Last, so that it sees the login views' answers (django-axes).
     "axes.middleware.AxesMiddleware",
 ]
+# The admin's, django-axes's and Django's clickjacking checks look for their middleware in MIDDLEWARE only;
+# supermarket.E001 looks in both lists.
+SILENCED_SYSTEM_CHECKS = ["admin.E409", "axes.W002", "security.W002"]
 
 ROOT_URLCONF = "supermarket.urls"
 WSGI_APPLICATION = "supermarket.wsgi.application"
@@ -143,10 +152,12 @@ else:
         REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "10")
         DATABASE_ROUTERS = ["supermarket.db_router.PrimaryReplicaRouter"]
         MIDDLEWARE.insert(0, "supermarket.db_router.PrimaryPinMiddleware")
-    # A health check is one more round trip (SELECT 1) on every request that touches the database; without it a
-    # connection PostgreSQL dropped fails one request per worker, and the next one reconnects.
+    # Without a health check a connection PostgreSQL dropped fails one request per worker, and the next one
+    # reconnects. Our backend checks a quiet connection without a round trip (supermarket/postgresql/base.py).
     for _database in DATABASES.values():
         _database["CONN_HEALTH_CHECKS"] = envbool("CONN_HEALTH_CHECKS", "True")
+        if _database["ENGINE"] == "django.db.backends.postgresql":
+            _database["ENGINE"] = "supermarket.postgresql"
         # Parameters sent apart from the SQL, and a statement run five times on a connection prepared there: no
         # quoting of values in Python and no parse or plan per statement. Off (DATABASE_SERVER_SIDE_BINDING=false)
         # behind a connection pooler in transaction mode, which cannot keep prepared statements.

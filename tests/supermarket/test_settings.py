@@ -40,7 +40,7 @@ def test_database_and_redis_urls_give_the_production_shape():
     )
     assert result.returncode == 0, result.stderr
     shape = json.loads(result.stdout)
-    assert shape["engine"] == "django.db.backends.postgresql"
+    assert shape["engine"] == "supermarket.postgresql"  # Django's PostgreSQL backend, with a cheaper health check
     assert shape["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert shape["inline"] is False
 
