@@ -220,7 +220,8 @@ class RoleAccessMiddleware:
         if rule.public or rule.delegated:
             return None
         user = request.user
-        if rule.api and ("Authorization" in request.headers or not user.is_authenticated):
+        # META, not request.headers: that would build a dictionary of every header on each API call.
+        if rule.api and ("HTTP_AUTHORIZATION" in request.META or not user.is_authenticated):
             return None  # api_auth checks the token's user; an anonymous call gets the view's own 401
         if not user.is_authenticated:
             login = reverse("checkout:login") if match.namespace == "checkout" else reverse("admin:login")

@@ -67,7 +67,7 @@ def api_auth(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        header = request.headers.get("Authorization", "")
+        header = request.META.get("HTTP_AUTHORIZATION", "")  # not request.headers, built whole on first use
         if header:
             user = _token_user(header)
             if user is None:
