@@ -312,10 +312,11 @@ def _levels_add(deltas: dict[int, Decimal]) -> list[Statement]:
     for start in range(0, len(items), per_statement):
         chunk = items[start : start + per_statement]
         values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(chunk))
+        # VALUES columns are column1, column2 in PostgreSQL and SQLite alike (SQLite takes no column aliases here).
         statements.append(
             (
-                f"UPDATE {table} SET on_hand = {table}.on_hand + v.delta FROM (VALUES {values}) AS v (id, delta) "
-                f"WHERE {table}.id = v.id",
+                f"UPDATE {table} SET on_hand = {table}.on_hand + v.column2 FROM (VALUES {values}) AS v "
+                f"WHERE {table}.id = v.column1",
                 [x for pk, delta in chunk for x in (pk, delta)],
             )
         )
