@@ -266,7 +266,7 @@ class _SaleWrite:
             for i, p in enumerate(totals.lines, start=1)
         ]
         payments = [Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in self.payments]
-        insert_all([sale] if sale._state.adding else [], lines, payments)
+        insert_all([] if self.sale_id is None else [sale], lines, payments)
         # The daily rollups go with the stock, in its statement: each sale of a popular product waits for the one
         # before it to commit, and no round trip is spent with its rows locked.
         day = timezone.localdate(sale.created_at)
