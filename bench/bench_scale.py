@@ -136,14 +136,16 @@ END;
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each of these processes still running."""
+    """User + system CPU seconds of each of these processes still running, with its ended children's: PostgreSQL's
+    postmaster collects those of the backends whose connections closed (CONN_MAX_AGE) during a run."""
     seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        # utime + stime + cutime + cstime
+        seconds[pid] = sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
     return seconds
 
 
