@@ -59,9 +59,8 @@ class Rule:
         # The worker's permission set (load_permissions), where loaded: what ModelBackend.has_perm reads, without
         # its walk over every authentication backend.
         held = getattr(user, "_perm_cache", None)
-        if held is not None and any(perm in held for perm in self.any_of):
-            return True
-        if held is None and any(user.has_perm(perm) for perm in self.any_of):
+        has_perm = held.__contains__ if held is not None else user.has_perm
+        if any(has_perm(perm) for perm in self.any_of):
             return True
         return self.own is not None and self.own(user, kwargs)
 

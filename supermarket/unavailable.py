@@ -18,6 +18,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
+from supermarket.middleware import API_PREFIX
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
@@ -25,7 +27,7 @@ RETRY_AFTER_SECONDS = 2
 
 def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     message = _("The database cannot be reached for a moment. Retry the same request in a few seconds.")
-    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+    if request.path_info.startswith(API_PREFIX) or "json" in request.headers.get("Accept", ""):
         response = JsonResponse({"error": message, "retry_after": RETRY_AFTER_SECONDS}, status=503)
     else:
         response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
@@ -57,7 +59,7 @@ class BodyTooLargeMiddleware(_ExceptionMiddleware):
     """An API body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 JSON saying so, not a bare 400 page."""
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, RequestDataTooBig) or not request.path.startswith("/api/"):
+        if not isinstance(exception, RequestDataTooBig) or not request.path_info.startswith(API_PREFIX):
             return None
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         message = _("The request body is too large: at most %(size)s bytes are accepted.") % {"size": limit}
