@@ -38,6 +38,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.db import vacuum_analyze  # noqa: E402
 from catalog.demo import seed_demo  # noqa: E402
 from catalog.models import Product  # noqa: E402
 from checkout.models import Register, Shift  # noqa: E402
@@ -71,6 +72,7 @@ def prepare(seed: int) -> tuple[Register, list[Product], object]:
     products = products[:400]
     # Enough stock that no benchmark sale is refused; a receipt like any delivery, through the stock service.
     stock_move_batch(moves=[Move(p, floor, Decimal(100_000)) for p in products], kind=MovementKind.RECEIPT)
+    vacuum_analyze()
     return register, products, user
 
 

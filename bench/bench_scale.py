@@ -41,6 +41,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.db import vacuum_analyze  # noqa: E402
 from catalog.models import Category, Product, Supplier  # noqa: E402
 from catalog.selectors import product_lookup  # noqa: E402
 from checkout.models import SaleLine  # noqa: E402
@@ -447,6 +448,7 @@ def warm_up(script: str) -> None:
 
 def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> None:
     print_round_trips(key, codes[:SOLD])
+    vacuum_analyze()
     cpus = os.cpu_count()
     server = server_start(args.workers)
     d = args.duration
@@ -480,6 +482,7 @@ def http_runs(args, key, codes, scan_small, lua, sold_codes, hot, location) -> N
         till_lua = lua(
             "till.lua", TILL_LUA, tills=tills_ensure(TILLS, codes[:SOLD], location, sold_codes.parent / "tills.txt")
         )
+        vacuum_analyze()
         till = wrk(BASE, 1000, d, till_lua)
         show(f"till scan partial ({TILLS} tills), 1000 connections", till)
         print(f"  ratio till scan/hello throughput: {till['rps'] / hello['rps']:.2f} (target >= 0.95)")
@@ -520,17 +523,22 @@ def sales(args, lua, sold_codes, hot, location) -> tuple[dict, dict, dict]:
     d = args.duration
     print("sales (5 lines, 100 clients):")
     before = SaleLine.objects.count()
+    vacuum_analyze()
     naive = wrk(BASE, 100, d, lua("naive.lua", SALE_LUA, codes=sold_codes, hot="", path="/bench/sale-per-line"))
     show("baseline: per-line ORM sale", naive)
+    vacuum_analyze()
     fast = wrk(BASE, 100, d, lua("sale.lua", SALE_LUA, codes=sold_codes, hot="", path="/api/sales"))
     show("POST /api/sales", fast)
     print(f"  ratio: {fast['rps'] / naive['rps']:.2f}x the per-line sale (target >= 3x, >= 500 sales/s)")
     hot_before = StockLevel.objects.get(product__barcode=hot, location=location, lot=None).on_hand
     hot_lines_before = SaleLine.objects.filter(product__barcode=hot).count()
+    vacuum_analyze()
     hot_sales = wrk(BASE, 100, d, lua("hot.lua", SALE_LUA, codes=sold_codes, hot=hot, path="/api/sales"))
     show("POST /api/sales, every sale with one hot product", hot_sales)
     # 50 clients: the server allows 100 connections and other clients hold some.
+    vacuum_analyze()
     pg_hot = pgbench(50, d, hot=True)
+    vacuum_analyze()
     pg_random = pgbench(50, d, hot=False)
     print(f"  baseline pgbench lock-update-insert, 50 clients: hot row {pg_hot:.0f} tps, random rows {pg_random:.0f}")
     print(f"  ratio hot sales / pgbench hot row: {hot_sales['rps'] / pg_hot:.2f} (target >= 0.40)")

@@ -6,14 +6,20 @@ pg_terminate_backend, an idle timeout): it sends an error and closes the socket,
 A connection with nothing to read is therefore taken as usable, and only one with something waiting gets the
 SELECT 1. A connection cut without a word (a firewall dropping it) still fails its next query, which the
 DatabaseUnavailableMiddleware answers with 503 and Retry-After, and the retry gets a new connection.
+
+Its database checks (validation.py, run by migrate) warn when autovacuum is off.
 """
 
 import select
 
 from django.db.backends.postgresql import base
 
+from supermarket.postgresql.validation import DatabaseValidation
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    validation_class = DatabaseValidation
+
     def is_usable(self):
         if self.connection is None or self.connection.closed:
             return False

@@ -42,3 +42,33 @@ def test_a_connection_the_server_dropped_is_found_unusable(other):
     with other.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def _warnings():
+    return {issue.id: issue for issue in connection.validation.check()}
+
+
+def test_a_server_without_autovacuum_is_reported():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting FROM pg_settings WHERE name IN ('autovacuum', 'track_counts')")
+        off = any(setting == "off" for (setting,) in cursor.fetchall())
+    assert ("supermarket.W001" in _warnings()) == off
+
+
+def test_a_sale_table_without_autovacuum_is_named():
+    assert "supermarket.W002" not in _warnings()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE stock_stocklevel SET (autovacuum_enabled = false)")
+        cursor.execute("ALTER TABLE catalog_product SET (autovacuum_enabled = false)")  # not a sale table
+    warning = _warnings()["supermarket.W002"]
+    assert "stock_stocklevel" in warning.msg
+    assert "catalog_product" not in warning.msg
+
+
+def test_migrate_runs_the_database_checks(capsys):
+    from django.core.management import call_command
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE checkout_saleline SET (autovacuum_enabled = false)")
+    call_command("migrate", verbosity=0, skip_checks=False)
+    assert "supermarket.W002" in capsys.readouterr().err
