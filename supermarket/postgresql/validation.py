@@ -7,18 +7,19 @@ every level row of the location instead (0.49 ms of the server's CPU a sale agai
 behind until someone vacuums.
 """
 
+from django.apps import apps
 from django.core import checks
 from django.db.backends.base.validation import BaseDatabaseValidation
 
-# The tables every sale writes: without autovacuum on them, they bloat first.
-SALE_TABLES = (
-    "stock_stocklevel",
-    "stock_stockmovement",
-    "checkout_sale",
-    "checkout_saleline",
-    "checkout_payment",
-    "reports_salesdaily",
-    "reports_salescategorydaily",
+# The models every sale writes: without autovacuum on their tables, these bloat first.
+SALE_MODELS = (
+    "stock.StockLevel",
+    "stock.StockMovement",
+    "checkout.Sale",
+    "checkout.SaleLine",
+    "checkout.Payment",
+    "reports.SalesDaily",
+    "reports.SalesCategoryDaily",
 )
 
 
@@ -28,10 +29,12 @@ class DatabaseValidation(BaseDatabaseValidation):
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT setting FROM pg_settings WHERE name IN ('autovacuum', 'track_counts')")
             server_off = any(setting == "off" for (setting,) in cursor.fetchall())
+            # The option is stored as written (false, off, 0, no): PostgreSQL's own boolean input reads each.
             cursor.execute(
-                "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r' "
-                "AND 'autovacuum_enabled=false' = ANY(reloptions) ORDER BY relname",
-                [list(SALE_TABLES)],
+                "SELECT relname FROM pg_class, unnest(reloptions) AS option WHERE relname = ANY(%s) "
+                "AND relkind = 'r' AND split_part(option, '=', 1) = 'autovacuum_enabled' "
+                "AND NOT split_part(option, '=', 2)::boolean ORDER BY relname",
+                [[apps.get_model(label)._meta.db_table for label in SALE_MODELS]],
             )
             tables_off = [name for (name,) in cursor.fetchall()]
         if server_off:

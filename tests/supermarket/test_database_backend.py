@@ -59,9 +59,13 @@ def test_a_sale_table_without_autovacuum_is_named():
     assert "supermarket.W002" not in _warnings()
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE stock_stocklevel SET (autovacuum_enabled = false)")
+        cursor.execute("ALTER TABLE checkout_sale SET (autovacuum_enabled = off)")  # stored as written
+        cursor.execute("ALTER TABLE checkout_payment SET (autovacuum_enabled = on)")
         cursor.execute("ALTER TABLE catalog_product SET (autovacuum_enabled = false)")  # not a sale table
     warning = _warnings()["supermarket.W002"]
     assert "stock_stocklevel" in warning.msg
+    assert "checkout_sale," in warning.msg
+    assert "checkout_payment" not in warning.msg
     assert "catalog_product" not in warning.msg
 
 
