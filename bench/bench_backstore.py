@@ -27,6 +27,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.db import vacuum_analyze  # noqa: E402
 from catalog import gtin  # noqa: E402
 from catalog.models import Category, Product, Supplier  # noqa: E402
 from stock.models import Location, MovementKind, ReceiptLine, ReplenishmentSuggestion  # noqa: E402
@@ -72,6 +73,7 @@ def main() -> None:
     n = max(args.lines, args.count_lines)
     products = make_products(2 * n, run, supplier, category)
     ours, baseline_products = products[:n], products[n:]
+    vacuum_analyze()
     print(f"machine: {os.cpu_count()} cores, database {connection.vendor}, run {run}")
 
     # Receipt of a purchase order with `lines` lines: one posting vs one stock_move per line.
