@@ -240,15 +240,13 @@ class _SaleWrite:
             change=self.paid.change,
         )
         if self.sale_id is not None:
-            # Numbered before the insert: the sale goes in one statement with its lines and payments.
+            # Numbered before the insert: the sale goes in one statement with its lines, payments and stock.
             sale.pk = self.sale_id
             sale.number = _sale_number(register, sale)
         else:
             insert_all([sale])
             sale.number = _sale_number(register, sale)
             Sale.objects.filter(pk=sale.pk).update(number=sale.number)
-        # Lines and payments first: the stock rows (hot for a popular product) are locked last, so they are held
-        # only for the few statements before the commit.
         lines = [
             SaleLine(
                 sale=sale,
@@ -266,9 +264,8 @@ class _SaleWrite:
             for i, p in enumerate(totals.lines, start=1)
         ]
         payments = [Payment(sale=sale, method=p.method, amount=p.amount, reference=p.reference) for p in self.payments]
-        insert_all([] if self.sale_id is None else [sale], lines, payments)
-        # The daily rollups go with the stock, in its statement: each sale of a popular product waits for the one
-        # before it to commit, and no round trip is spent with its rows locked.
+        # The sale's rows and daily rollups go with the stock, in its statement, once its checks have passed: the
+        # stock rows (hot for a popular product) are held locked for that statement and the commit only.
         day = timezone.localdate(sale.created_at)
         statement = sales_daily_statement(
             [SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
@@ -282,6 +279,7 @@ class _SaleWrite:
             allow_expired=approved_by is not None,
             allow_negative=allow_negative,
             along=[statement] if statement is not None else [],
+            rows=[[] if self.sale_id is None else [sale], lines, payments],
         )
         if approved_by is not None:
             override_record(

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Model, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -231,6 +231,7 @@ def stock_move_batch(
     allow_negative: bool | None = None,
     allow_expired: bool = False,
     along: Sequence[Statement] = (),
+    rows: Sequence[Sequence[Model]] = (),
 ) -> list[StockMovement]:
     """Apply many moves for one document in one transaction.
 
@@ -240,23 +241,27 @@ def stock_move_batch(
     would go below zero (unless allowed: a sale under STOCK_ALLOW_NEGATIVE_SALES,
     or allow_negative=True), updates all levels in one statement with F(), writes
     one ledger row per move, and opens replenishment suggestions where on-hand
-    fell below safety stock. `along`: the document's own statements (returning nothing) that go to the
-    database with the level update and ledger rows, in one statement on PostgreSQL (a sale's daily rollups).
+    fell below safety stock. The document's own writes go to the database with the level update and ledger rows,
+    in one statement on PostgreSQL, and only once every check has passed: `along`, statements returning nothing (a
+    sale's daily rollups), and `rows`, groups of unsaved objects of one model each, inserted as insert_all does (a
+    sale, its lines and payments).
     """
     if connection.in_atomic_block:
         # No savepoint in the caller's transaction (a sale, a receipt): two round trips saved on every sale. Every
         # refusal is raised before anything but empty level rows is written, so the caller's transaction stays usable.
-        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along)
+        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along, rows)
     with transaction.atomic():
-        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along)
+        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along, rows)
 
 
-def _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along) -> list[StockMovement]:
+def _move_batch(
+    moves, kind, reference, document, user, allow_negative, allow_expired, along, rows
+) -> list[StockMovement]:
     if kind not in MovementKind.values:
         raise ValueError(f"Unknown movement kind {kind!r}")
     moves = [m for m in moves if m.quantity != 0]
     if not moves:
-        insert_all(before=along)
+        insert_all(*rows, before=along)
         return []
     negative_ok = _negative_allowed(kind, allow_negative)
     fefo_pairs = {(m.product.pk, m.location.pk) for m in moves if m.takes_fefo}
@@ -296,7 +301,7 @@ def _move_batch(moves, kind, reference, document, user, allow_negative, allow_ex
 
     # The levels' update, the ledger rows and the document's own: one statement on PostgreSQL, while the rows are
     # locked.
-    insert_all(movements, before=[*_levels_add(deltas), *along])
+    insert_all(*rows, movements, before=[*_levels_add(deltas), *along])
     on_hand_changed({m.product.pk for m in moves})
     _raise_suggestions({(m.product, m.location) for m in moves if m.quantity < 0}, levels, balances, fefo_pairs)
     return movements

@@ -53,8 +53,8 @@ def test_sale_moves_stock_writes_lines_payments_and_rollup(register, shift, cash
 
 
 def test_a_sale_goes_to_the_database_in_few_statements(register, shift, cashier, stocked, floor):
-    """The sale with its lines and payments is one statement; the stock update, ledger and daily rollups another,
-    so a popular product's rows stay locked only for that statement and the commit."""
+    """After the level rows' lock, the sale with its lines and payments, the stock update, ledger and daily rollups
+    are one statement, so a popular product's rows stay locked only for that statement and the commit."""
     products = stocked(5, on_hand=Decimal(10))
     first = [LineInput(products[0], Decimal(1))]
     # A worker's first sale also reads what it keeps: the promotions in force, the sale's content type.
@@ -74,11 +74,12 @@ def test_a_sale_goes_to_the_database_in_few_statements(register, shift, cashier,
             user=cashier,
         ).sale
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # The token's check, the shift's lock, the sale's rows, the level rows' lock, the stock and rollup writes.
-    assert len(statements) == 5, "\n".join(s[:100] for s in statements)
-    written = statements[2]
-    assert all(table in written for table in ("checkout_sale", "checkout_saleline", "checkout_payment"))
-    assert all(table in statements[4] for table in ("stock_stocklevel", "stock_stockmovement", "reports_salesdaily"))
+    # The token's check, the shift's lock, the level rows' lock, then every write.
+    assert len(statements) == 4, "\n".join(s[:100] for s in statements)
+    assert "FOR UPDATE" in statements[2] and "stock_stocklevel" in statements[2]
+    written = statements[3]
+    tables = ("checkout_sale", "checkout_saleline", "checkout_payment", "stock_stocklevel", "stock_stockmovement")
+    assert all(table in written for table in (*tables, "reports_salesdaily"))
     assert [on_hand(p, floor) for p in products] == [Decimal(7)] + [Decimal(8)] * 4
     assert SaleLine.objects.filter(sale=sale).count() == 5 and Payment.objects.get(sale=sale).amount == 100
     assert [SalesDaily.objects.get(product=p).quantity for p in products] == [Decimal(3)] + [Decimal(2)] * 4
