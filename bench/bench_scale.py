@@ -367,6 +367,7 @@ def main() -> None:
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0, skip_checks=True)
+    catalog_shrink(args.small)  # the large catalog of a run that was stopped
     location = Location.default()
     user, _ = get_user_model().objects.get_or_create(username="bench-client")
     user.user_permissions.add(
@@ -587,7 +588,6 @@ def growth(args, codes, scan_small, lua, tmp) -> None:
         runs[name].append(wrk(BASE, 100, d, script))
         show(f"scan, {SOLD} codes of {Product.objects.count()} products, 100 connections", runs[name][-1])
 
-    catalog_shrink(args.small)  # left over by a run that was stopped
     print(f"catalog growth ({Product.objects.count()} -> {args.large}+ products):")
     print_lookup_times(codes[:SOLD], f"catalog of {Product.objects.count()}")
     server = server_start(args.workers)

@@ -134,12 +134,13 @@ def sale_complete(
     """Complete a whole sale in one transaction, exactly once per client token.
 
     A token seen before returns the first sale (created=False) and changes nothing, including
-    when two requests with the same token race: the loser waits on the token's unique index and
-    then finds the winner's sale. A token seen before with other lines or payments raises TokenReused.
+    when two requests with the same token race: the loser waits on the winner's stock rows, then on the token's
+    unique index, and finds the winner's sale (also when the winner took the last of the stock the loser wanted).
+    A token seen before with other lines or payments raises TokenReused.
     Otherwise: validates lines and payments (CheckoutError naming the field), takes the register's open
-    shift with a lock that shift_close waits for (NoOpenShift if there is none), inserts the sale, moves
-    stock for all lines in one stock_move_batch (InsufficientStock / ExpiredStock unless a manager with
-    checkout.override_expired approved), bulk-inserts lines and payments and adds the daily rollups.
+    shift with a lock that shift_close waits for (NoOpenShift if there is none), and in one stock_move_batch locks
+    the lines' stock, checks it (InsufficientStock / ExpiredStock unless a manager with checkout.override_expired
+    approved) and writes the stock, the sale with its lines and payments and the daily rollups.
     """
     fingerprint = request_fingerprint(register, lines, payments)
     existing, sale_id = _sale_for_token(client_token)
@@ -165,22 +166,37 @@ def sale_complete(
     paid = tender(totals.total, payments)
     write = _SaleWrite(sale_id, client_token, fingerprint, register, totals, payments, paid, user, approved_by)
     try:
-        with transaction.atomic():
-            result = write.run()
-    except IntegrityError:
-        existing = Sale.objects.filter(client_token=client_token).first()
-        if existing is None:
-            raise
-        return _repeat(existing, fingerprint)
+        result = _write_once(write)
     except InsufficientStock:
-        # A manager may have let this cart sell past the stock on hand; looked up only when stock runs short,
-        # so an ordinary sale pays nothing for it.
+        # The same request, still in flight, may have taken the stock while this one waited for its rows: its sale
+        # is the answer. Otherwise a manager may have let this cart sell past the stock on hand; both are looked up
+        # only when stock runs short, so an ordinary sale pays nothing for them.
+        first = _first_sale(client_token, fingerprint)
+        if first is not None:
+            return first
         if not stock_limit_approved(str(client_token)):
             raise
-        with transaction.atomic():
-            result = write.run(allow_negative=True)
-    metrics.sale_recorded(register=register.code, total=result.sale.total)
+        result = _write_once(write, allow_negative=True)
+    if result.created:
+        metrics.sale_recorded(register=register.code, total=result.sale.total)
     return result
+
+
+def _write_once(write: "_SaleWrite", allow_negative=None) -> SaleResult:
+    """The sale's writes in their own transaction; the first sale if the same token was written meanwhile."""
+    try:
+        with transaction.atomic():
+            return write.run(allow_negative=allow_negative)
+    except IntegrityError:
+        first = _first_sale(write.client_token, write.fingerprint)
+        if first is None:
+            raise
+        return first
+
+
+def _first_sale(client_token: uuid.UUID, fingerprint: str) -> SaleResult | None:
+    existing = Sale.objects.filter(client_token=client_token).first()
+    return None if existing is None else _repeat(existing, fingerprint)
 
 
 def _sale_for_token(client_token: uuid.UUID) -> tuple[Sale | None, int | None]:

@@ -1,11 +1,12 @@
 import json
 import random
 import threading
+import time
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.test import Client
 
@@ -81,4 +82,60 @@ def test_many_clients_retrying_every_token_make_exactly_one_sale_each(cashier, s
         assert StockLevel.objects.get(product=product, location=floor).on_hand == start - sold
         assert -StockMovement.objects.filter(product=product, kind="sale").aggregate(q=Sum("quantity"))["q"] == sold
         assert SalesDaily.objects.get(product=product).quantity == sold
+    assert ledger_mismatches() == []
+
+
+def _wait_for_lock_waiters(count: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0] >= count:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} requests never waited for the stock row")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_waiting_for_the_stock_the_first_request_took_gets_the_first_sale(cashier, stocked, floor):
+    """Both requests pass the token check before either commits; one takes the last unit while the other waits for
+    the stock row. The other answers with that sale, not with 'not enough stock'."""
+    (product,) = stocked(1, on_hand=Decimal(1), selling_price=Decimal("2.50"))
+    level = StockLevel.objects.get(product=product, location=floor)
+    key = api_token_for(cashier).key
+    body = json.dumps(
+        {
+            "client_token": str(uuid.uuid4()),
+            "lines": [{"code": product.barcode}],
+            "payments": [{"method": "cash", "amount": "5.00"}],
+        }
+    )
+    answers, errors = [], []
+
+    def post():
+        try:
+            response = Client(HTTP_AUTHORIZATION=f"Token {key}").post(
+                "/api/sales", data=body, content_type="application/json"
+            )
+            answers.append((response.status_code, response.json()))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    with transaction.atomic():
+        # The stock row held here: both requests get past the token check, then wait for it.
+        StockLevel.objects.select_for_update().get(pk=level.pk)
+        for t in threads:
+            t.start()
+        _wait_for_lock_waiters(2)
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert sorted(status for status, _body in answers) == [200, 201], answers
+    assert answers[0][1]["number"] == answers[1][1]["number"]
+    assert Sale.objects.count() == 1
+    assert StockLevel.objects.get(pk=level.pk).on_hand == 0
     assert ledger_mismatches() == []
