@@ -40,8 +40,9 @@ def insert_all(*groups: Sequence[Model], before: Sequence[Statement] = ()) -> No
     it is set already, else the database draws it. `before`: statements returning nothing, run first.
 
     On PostgreSQL everything goes in one statement, each part a data-modifying WITH query, when the parameters fit
-    (a stock batch: level update and ledger rows, with a sale's row, lines, payments and daily rollups). Otherwise, and elsewhere,
-    one statement after the other, a group in as few as the parameter limit allows (a whole-store stocktake).
+    (a stock batch: level update and ledger rows, with a sale's row, lines, payments and daily rollups). Otherwise,
+    and elsewhere, one statement after the other, a group in as few as the parameter limit allows (a whole-store
+    stocktake).
     Foreign keys between the groups are checked at commit (Django makes them deferrable on PostgreSQL).
     """
     # The connection itself, not the proxy: every attribute read through django.db.connection is a lookup.
