@@ -166,7 +166,7 @@ def sale_complete(
     paid = tender(totals.total, payments)
     write = _SaleWrite(sale_id, client_token, fingerprint, register, totals, payments, paid, user, approved_by)
     try:
-        result = _write_once(write)
+        result = write.once()
     except InsufficientStock:
         # The same request, still in flight, may have taken the stock while this one waited for its rows: its sale
         # is the answer. Otherwise a manager may have let this cart sell past the stock on hand; both are looked up
@@ -176,22 +176,10 @@ def sale_complete(
             return first
         if not stock_limit_approved(str(client_token)):
             raise
-        result = _write_once(write, allow_negative=True)
+        result = write.once(allow_negative=True)
     if result.created:
         metrics.sale_recorded(register=register.code, total=result.sale.total)
     return result
-
-
-def _write_once(write: "_SaleWrite", allow_negative=None) -> SaleResult:
-    """The sale's writes in their own transaction; the first sale if the same token was written meanwhile."""
-    try:
-        with transaction.atomic():
-            return write.run(allow_negative=allow_negative)
-    except IntegrityError:
-        first = _first_sale(write.client_token, write.fingerprint)
-        if first is None:
-            raise
-        return first
 
 
 def _first_sale(client_token: uuid.UUID, fingerprint: str) -> SaleResult | None:
@@ -225,6 +213,17 @@ class _SaleWrite:
     paid: Tender
     user: object
     approved_by: object
+
+    def once(self, allow_negative=None) -> SaleResult:
+        """The sale's writes in their own transaction; the first sale if the same token was written meanwhile."""
+        try:
+            with transaction.atomic():
+                return self.run(allow_negative=allow_negative)
+        except IntegrityError:
+            first = _first_sale(self.client_token, self.fingerprint)
+            if first is None:
+                raise
+            return first
 
     def run(self, allow_negative=None) -> SaleResult:
         """The writes of one sale, inside the caller's transaction."""

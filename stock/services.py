@@ -12,6 +12,7 @@ deadlock; they are then changed in one UPDATE relative to the stored value
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -246,11 +247,9 @@ def stock_move_batch(
     sale's daily rollups), and `rows`, groups of unsaved objects of one model each, inserted as insert_all does (a
     sale, its lines and payments).
     """
-    if connection.in_atomic_block:
-        # No savepoint in the caller's transaction (a sale, a receipt): two round trips saved on every sale. Every
-        # refusal is raised before anything but empty level rows is written, so the caller's transaction stays usable.
-        return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along, rows)
-    with transaction.atomic():
+    # No savepoint in the caller's transaction (a sale, a receipt): two round trips saved on every sale. Every
+    # refusal is raised before anything but empty level rows is written, so the caller's transaction stays usable.
+    with nullcontext() if connection.in_atomic_block else transaction.atomic():
         return _move_batch(moves, kind, reference, document, user, allow_negative, allow_expired, along, rows)
 
 
