@@ -1,4 +1,5 @@
-"""The scan path's product cache: product_lookup results kept in each web worker.
+"""The scan path's product cache: product_lookup results kept in each web worker, and products by id for the
+till's basket.
 
 Any change to a product, an extra barcode or a category (admin, services,
 imports, price rules) calls `catalog_changed()`, which drops every worker's
@@ -30,6 +31,18 @@ def product_lookup_cached(code: str, *, include_inactive: bool = False) -> Scan:
     if not scan.product.active and not include_inactive:
         raise InactiveProduct(scan.product)
     return scan
+
+
+def products_by_id(ids) -> dict[int, Product]:
+    """Products (with their category) by id, served from the worker's cache like product_lookup_cached: the till's
+    basket prices its lines with these at every scan. Missing ids are left out."""
+    found = products.get_many([("id", pk) for pk in ids], _load_by_id)
+    return {key[1]: product for key, product in found.items()}
+
+
+def _load_by_id(keys: list[tuple[str, int]]) -> dict[tuple[str, int], Product]:
+    loaded = Product.objects.select_related("category").in_bulk([pk for _kind, pk in keys])
+    return {("id", pk): product for pk, product in loaded.items()}
 
 
 def catalog_changed() -> None:

@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DecimalField, IntegerField, Prefetch, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
+from catalog.cache import products_by_id
 from checkout.cache import registers
 from checkout.models import (
     Cart,
@@ -76,35 +76,34 @@ def cart_inputs(lines: Iterable[CartLine]) -> list[LineInput]:
     return [LineInput(product=ln.product, quantity=ln.quantity, amount=ln.amount, code=ln.code) for ln in lines]
 
 
-def _line_on_hand(location_id: int) -> RawSQL:
-    # Written as SQL rather than a Subquery: the basket is read at every scan, and compiling the ORM's nested
-    # aggregate took about as long as running the whole query.
-    return RawSQL(
-        f"SELECT COALESCE(SUM(lv.on_hand), 0) FROM {StockLevel._meta.db_table} lv"
-        f" WHERE lv.product_id = {CartLine._meta.db_table}.product_id AND lv.location_id = %s",
-        (location_id,),
-        output_field=DecimalField(max_digits=14, decimal_places=3),
-    )
+# The basket and the register's carts are read at every scan, so they are written as SQL: compiling the ORM's
+# queries with their subqueries cost as much as running them. Raw querysets still convert each model column.
+_BASKET_SQL = (
+    "SELECT cl.id, cl.cart_id, cl.product_id, cl.code, cl.quantity, cl.amount,"
+    " (SELECT COALESCE(SUM(lv.on_hand), 0) FROM {levels} lv"
+    "  WHERE lv.product_id = cl.product_id AND lv.location_id = %s) AS on_hand"
+    " FROM {lines} cl WHERE cl.cart_id = %s ORDER BY cl.id"
+)
+_CARTS_SQL = (
+    "SELECT c.*, (SELECT COUNT(*) FROM {lines} cl WHERE cl.cart_id = c.id) AS line_count"
+    " FROM {carts} c WHERE c.register_id = %s ORDER BY c.held_at, c.id"
+)
 
 
-def _cart_line_count() -> RawSQL:
-    # A count per cart without a join and GROUP BY over every selected column (the till reads this at every scan).
-    return RawSQL(
-        f"SELECT COUNT(*) FROM {CartLine._meta.db_table} cl WHERE cl.cart_id = {Cart._meta.db_table}.id",
-        (),
-        output_field=IntegerField(),
-    )
+def _numeric(value) -> Decimal:
+    # PostgreSQL answers a sum as a Decimal; SQLite (the embedded demo) as an int or a float.
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def basket(cart: Cart) -> Basket:
     """The till's basket: priced lines, totals, and on-hand after this sale from the database of record."""
-    # One query: the lines with their product and its on-hand at the register's location.
-    lines = list(
-        CartLine.objects.filter(cart=cart)
-        .select_related("product")
-        .annotate(on_hand=_line_on_hand(cart.register.location_id))
-        .order_by("pk")
-    )
+    # One query: the lines with their on-hand at the register's location; the products from the worker's cache,
+    # dropped in every worker when a product changes.
+    sql = _BASKET_SQL.format(levels=StockLevel._meta.db_table, lines=CartLine._meta.db_table)
+    lines = list(CartLine.objects.raw(sql, [cart.register.location_id, cart.pk]))
+    products = products_by_id({ln.product_id for ln in lines})
+    for ln in lines:
+        ln.product = products[ln.product_id]
     totals = price_lines(cart_inputs(lines))
     in_cart: dict[int, Decimal] = {}
     for ln in lines:
@@ -113,7 +112,7 @@ def basket(cart: Cart) -> Basket:
         BasketLine(
             pk=ln.pk,
             priced=priced,
-            on_hand_after=ln.on_hand - in_cart[ln.product_id],
+            on_hand_after=_numeric(ln.on_hand) - in_cart[ln.product_id],
             label_priced=ln.amount is not None,
         )
         for ln, priced in zip(lines, totals.lines, strict=True)
@@ -122,13 +121,9 @@ def basket(cart: Cart) -> Basket:
 
 
 def till_carts(register: Register) -> tuple[Cart | None, list[Cart]]:
-    """The register's open cart and its held carts (with line_count), in one query."""
-    carts = list(
-        Cart.objects.filter(register=register)
-        .select_related("cashier")
-        .annotate(line_count=Count("lines"))
-        .order_by("held_at", "pk")
-    )
+    """The register's open cart and its held carts, each with its line_count, in one query."""
+    sql = _CARTS_SQL.format(lines=CartLine._meta.db_table, carts=Cart._meta.db_table)
+    carts = list(Cart.objects.raw(sql, [register.pk]))
     for cart in carts:
         cart.register = register  # the caller's instance, with its location: no query per cart
     open_cart = next((c for c in carts if c.status == Cart.Status.OPEN), None)
@@ -153,13 +148,7 @@ def till_bound(register_id: int) -> Till | None:
     register = registers.get(("pk", register_id), lambda: _register_by_id(register_id))
     if register is None or not register.active or register.online:
         return None
-    carts = list(
-        Cart.objects.filter(register_id=register_id).annotate(line_count=_cart_line_count()).order_by("held_at", "pk")
-    )
-    for cart in carts:
-        cart.register = register
-    open_cart = next((c for c in carts if c.status == Cart.Status.OPEN), None)
-    return Till(register, open_cart, [c for c in carts if c.status == Cart.Status.HELD])
+    return Till(register, *till_carts(register))
 
 
 def open_shift(register: Register) -> Shift | None:

@@ -265,22 +265,49 @@ class GenerationCache:
         if generation is None:
             return loader()
         with self._lock:
-            if generation != self._generation:
-                self._entries.clear()
-                self._generation = generation
+            self._enter(generation)
             value = self._entries.get(key, _MISSING)
             if value is not _MISSING:
                 self._entries.move_to_end(key)
                 return value
             drops = self._drops
         value = loader()
+        self._keep(generation, drops, {key: value})
+        return value
+
+    def get_many(self, keys: Iterable[Hashable], loader: Callable[[list], dict]) -> dict:
+        """The values of these keys: the cached ones, and the rest from one call of loader(missing keys), which
+        answers a dictionary (a key it leaves out is not cached)."""
+        keys = list(dict.fromkeys(keys))
+        generation = self._current_generation()
+        if generation is None:
+            return loader(keys) if keys else {}
+        with self._lock:
+            self._enter(generation)
+            found = {key: self._entries[key] for key in keys if key in self._entries}
+            for key in found:
+                self._entries.move_to_end(key)
+            drops = self._drops
+        missing = [key for key in keys if key not in found]
+        if missing:
+            loaded = loader(missing)
+            self._keep(generation, drops, loaded)
+            found.update(loaded)
+        return found
+
+    def _enter(self, generation: str) -> None:
+        # Under the lock: entries filled under another generation are dropped before any is read.
+        if generation != self._generation:
+            self._entries.clear()
+            self._generation = generation
+
+    def _keep(self, generation: str, drops: int, values: dict) -> None:
         with self._lock:
             # Not kept if a drop came while loading: what was loaded may predate it.
             if generation == self._generation and drops == self._drops:
-                self._entries[key] = value
-                if len(self._entries) > self.maxsize:
+                self._entries.update(values)
+                while len(self._entries) > self.maxsize:
                     self._entries.popitem(last=False)
-        return value
 
     def changed(self, *, at_once: bool = False) -> None:
         """Invalidate every process's entries once the current transaction commits (at once outside one, or with

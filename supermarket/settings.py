@@ -196,7 +196,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/admin/login/"
 # django-axes counts failed logins per user name and address and refuses further tries for a while.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "supermarket.auth.CachedModelBackend"]
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", "15") / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -204,6 +204,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "security/locked_out.html"
 AXES_ENABLED = envbool("AXES_ENABLED", "True")
+SESSION_ENGINE = "supermarket.sessions"  # database sessions, read through the worker's cache
 # Browser sessions end this long after the last request (a till left logged in locks itself);
 # supermarket.access.RoleAccessMiddleware renews a session at most once a minute.
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", "30") * 60
