@@ -1,4 +1,6 @@
-from django.contrib import admin
+from functools import wraps
+
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
@@ -9,6 +11,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
@@ -19,6 +22,7 @@ from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
 from catalog.resources import ProductResource
 from stock.selectors import on_hand_subquery
+from supermarket.jobs import JobsUnavailable
 
 REPORTS_PERMISSION = "reports.view_salesdaily"  # who may open the report pages (supermarket.access)
 
@@ -39,6 +43,22 @@ class BelowSafetyStockFilter(admin.SimpleListFilter):
 class ProductBarcodeInline(admin.TabularInline):
     model = ProductBarcode
     extra = 0
+
+
+def _queue_needed(view):
+    """An import page that finds the job queue (Redis, which also keeps the uploads' states) unreachable sends the
+    user back to the product list with the reason, instead of failing."""
+
+    @wraps(view)
+    def wrapper(model_admin, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(model_admin, request, *args, **kwargs)
+        except JobsUnavailable as error:
+            messages.error(request, str(error))
+            products = reverse("admin:catalog_product_changelist")
+            return HttpResponseClientRedirect(products) if request.htmx else redirect(products)
+
+    return wrapper
 
 
 @admin.register(Product)
@@ -135,14 +155,18 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
         form = CatalogImportForm(request.POST or None, request.FILES or None)
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            state = uploads.upload_create(
-                data=upload.read(),
-                filename=upload.name,
-                default_supplier=form.cleaned_data["supplier"].strip(),
-                user_id=request.user.pk,
-            )
-            uploads.upload_start_preview(state)
-            return redirect("admin:catalog_product_import_status", upload_id=state["id"])
+            try:
+                state = uploads.upload_create(
+                    data=upload.read(),
+                    filename=upload.name,
+                    default_supplier=form.cleaned_data["supplier"].strip(),
+                    user_id=request.user.pk,
+                )
+                uploads.upload_start_preview(state)
+            except JobsUnavailable as error:
+                form.add_error(None, str(error))
+            else:
+                return redirect("admin:catalog_product_import_status", upload_id=state["id"])
         return TemplateResponse(request, self.import_page_template, self._import_context(request, form=form))
 
     def _upload(self, request: HttpRequest, upload_id: str) -> dict:
@@ -153,6 +177,7 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
             raise Http404(_("This upload has expired; upload the file again."))
         return state
 
+    @_queue_needed
     def import_status_view(self, request: HttpRequest, upload_id: str) -> HttpResponse:
         state = self._upload(request, upload_id)
         running = state["status"] in uploads.RUNNING
@@ -166,12 +191,14 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
         return TemplateResponse(request, template, self._import_context(request, upload=state, running=running))
 
     @method_decorator(require_POST)
+    @_queue_needed
     def process_import(self, request: HttpRequest, **kwargs) -> HttpResponse:
         state = self._upload(request, request.POST.get("upload_id", ""))
         if state["status"] == "previewed" and not state["summary"]["error_count"]:
             uploads.upload_start_apply(state, user_id=request.user.pk)
         return redirect("admin:catalog_product_import_status", upload_id=state["id"])
 
+    @_queue_needed
     def import_errors_view(self, request: HttpRequest, upload_id: str) -> HttpResponse:
         content = uploads.upload_error_file(self._upload(request, upload_id))
         if content is None:

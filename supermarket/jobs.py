@@ -20,6 +20,12 @@ class JobsUnavailable(Exception):
     """The job queue (Redis) cannot be reached; raised before anything is recorded, so the caller's transaction
     rolls back and the request can simply be repeated once Redis is back."""
 
+    def __init__(self, message: str = ""):
+        super().__init__(
+            message
+            or _("The job queue cannot be reached (Redis is down), so nothing was started. Try again in a minute.")
+        )
+
 
 def enqueue(func: Callable, *args, queue: str = "default", **kwargs) -> None:
     if not settings.JOBS_INLINE:
@@ -30,9 +36,7 @@ def enqueue(func: Callable, *args, queue: str = "default", **kwargs) -> None:
             django_rq.get_queue(queue).connection.ping()
         except (RedisError, OSError) as exc:
             logger.warning("job queue %s unreachable, %s not queued: %s", queue, func.__name__, exc)
-            raise JobsUnavailable(
-                _("The job queue cannot be reached (Redis is down), so nothing was started. Try again in a minute.")
-            ) from exc
+            raise JobsUnavailable() from exc
 
     def send():
         if settings.JOBS_INLINE:

@@ -18,11 +18,12 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from catalog.imports.reading import OLE_MAGIC, ZIP_MAGIC, UnreadableFile, decode
 from catalog.imports.report import error_file, plan_message, plan_summary
 from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
-from supermarket.jobs import enqueue
+from supermarket.jobs import JobsUnavailable, enqueue
 
 STATE_SECONDS = 24 * 3600
 RUNNING = ("queued", "previewing", "applying")
@@ -34,12 +35,23 @@ def _key(upload_id: str) -> str:
     return f"catalog-import:{upload_id}"
 
 
+@contextmanager
+def _state_store():
+    # The states live in Redis with the job queue: without it there is no import to start or to follow.
+    try:
+        yield
+    except RedisError as exc:
+        raise JobsUnavailable() from exc
+
+
 def upload_state(upload_id: str) -> dict | None:
-    return cache.get(_key(upload_id))
+    with _state_store():
+        return cache.get(_key(upload_id))
 
 
 def _save(state: dict) -> None:
-    cache.set(_key(state["id"]), state, STATE_SECONDS)
+    with _state_store():
+        cache.set(_key(state["id"]), state, STATE_SECONDS)
 
 
 def upload_kind(head: bytes) -> str | None:
@@ -87,7 +99,11 @@ def upload_create(*, data: bytes, filename: str, default_supplier: str, user_id:
         "summary": None,
         "message": "",
     }
-    _save(state)
+    try:
+        _save(state)
+    except JobsUnavailable:
+        default_storage.delete(path)  # nothing is kept of an upload that cannot go on
+        raise
     return state
 
 

@@ -131,3 +131,29 @@ def test_import_needs_add_and_change_permission(client, django_user_model):
 def test_expired_upload_is_a_clear_404(staff_client):
     response = staff_client.get(reverse("admin:catalog_product_import_status", args=["0" * 32]))
     assert response.status_code == 404
+
+
+def test_with_redis_down_an_upload_is_refused_clearly_and_nothing_is_kept(staff_client, settings, tmp_path):
+    from tests.perf.test_scan_cache import REDIS_DOWN
+
+    settings.CACHES = REDIS_DOWN  # the uploads' states live in Redis with the job queue
+    page = upload(staff_client, csv_bytes([row(1), row(2)]))
+    assert page.status_code == 200 and "The job queue cannot be reached" in page.content.decode()
+    assert not Product.objects.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # the stored file is removed again
+
+
+def test_with_redis_down_an_upload_page_sends_back_to_the_products_with_the_reason(staff_client, settings):
+    from tests.perf.test_scan_cache import REDIS_DOWN
+
+    upload_id = upload(staff_client, csv_bytes([row(1)])).context["upload"]["id"]
+    settings.CACHES = REDIS_DOWN
+    for page in (
+        staff_client.get(reverse("admin:catalog_product_import_status", args=[upload_id]), follow=True),
+        confirm(staff_client, upload_id),
+    ):
+        assert page.redirect_chain[-1][0] == reverse("admin:catalog_product_changelist")
+        assert "The job queue cannot be reached" in page.content.decode()
+    assert not Product.objects.exists()
+    polled = staff_client.get(reverse("admin:catalog_product_import_status", args=[upload_id]), HTTP_HX_REQUEST="true")
+    assert polled["HX-Redirect"] == reverse("admin:catalog_product_changelist")
