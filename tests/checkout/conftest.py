@@ -69,3 +69,16 @@ def sell(cashier):
         ).sale
 
     return sell_
+
+
+@pytest.fixture
+def till(client, cashier, register, shift):
+    """The cashier logged in at the till bound to the register: till("scan/", code=...) posts an htmx action."""
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+
+    def post(path: str, **data):
+        return client.post(f"/checkout/{path}", data, HTTP_HX_REQUEST="true")
+
+    post.client = client
+    return post

@@ -14,10 +14,8 @@ from checkout.pricing import LineInput, PaymentInput, PromotionSoldOut
 from checkout.promotions import rules_changed
 from checkout.services import api_token_for, sale_complete
 from stock.models import StockLevel, StockMovement
-from tests.checkout import test_till
 from tests.checkout.promotion_helpers import fresh_rules, make_promotion, price  # noqa: F401 (autouse fixture)
 
-till = test_till.till  # the till fixture: logged in, bound to a register with an open shift
 Kind = Promotion.Kind
 D = Decimal
 pytestmark = pytest.mark.django_db

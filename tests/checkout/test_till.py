@@ -12,19 +12,6 @@ from stock.services import Move, stock_move_batch
 from tests.factories import ProductBarcodeFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def till(client, cashier, register, shift):
-    client.force_login(cashier)
-    client.post("/checkout/register/", {"register": register.pk})
-
-    def post(path: str, **data):
-        return client.post(f"/checkout/{path}", data, **HX)
-
-    post.client = client
-    return post
 
 
 def lines(response) -> list[tuple[str, str]]:

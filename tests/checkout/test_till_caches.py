@@ -11,22 +11,15 @@ from django.test import override_settings
 from catalog.services import product_update
 from supermarket import sessions
 from supermarket.localcache import GenerationCache
-from tests.checkout.test_till import HX, lines
+from tests.checkout.test_till import lines
 from tests.perf.test_scan_cache import REDIS_DOWN
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def till(client, cashier, register, shift):
-    client.force_login(cashier)
-    client.post("/checkout/register/", {"register": register.pk})
-
-    def scan(code: str):
-        return client.post("/checkout/scan/", {"code": code}, **HX)
-
-    scan.client = client
-    return scan
+def scan(till):
+    return lambda code: till("scan/", code=code)
 
 
 def logged_out(response) -> bool:
@@ -37,41 +30,41 @@ def unit_prices(response) -> list[Decimal]:
     return [Decimal(p) for p in re.findall(r'<td class="num price">([^<]+)</td>', response.content.decode())]
 
 
-def test_the_basket_prices_a_line_scanned_before_a_price_change_at_the_new_price(till, stocked):
+def test_the_basket_prices_a_line_scanned_before_a_price_change_at_the_new_price(scan, stocked):
     milk, bread = stocked(2, selling_price=Decimal("3.00"))
-    assert unit_prices(till(milk.barcode)) == [Decimal("3.00")]
+    assert unit_prices(scan(milk.barcode)) == [Decimal("3.00")]
     product_update(product=milk, selling_price=Decimal("3.40"))
-    assert unit_prices(till(bread.barcode)) == [Decimal("3.40"), Decimal("3.00")]
+    assert unit_prices(scan(bread.barcode)) == [Decimal("3.40"), Decimal("3.00")]
 
 
-def test_a_deactivated_cashier_is_sent_to_log_in_at_the_next_scan(till, stocked, cashier):
+def test_a_deactivated_cashier_is_sent_to_log_in_at_the_next_scan(scan, stocked, cashier):
     (milk,) = stocked(1)
-    assert till(milk.barcode).status_code == 200
+    assert scan(milk.barcode).status_code == 200
     cashier.is_active = False
     cashier.save()
-    assert logged_out(till(milk.barcode))
+    assert logged_out(scan(milk.barcode))
 
 
-def test_a_changed_password_ends_the_till_session_at_the_next_scan(till, stocked, cashier):
+def test_a_changed_password_ends_the_till_session_at_the_next_scan(scan, stocked, cashier):
     (milk,) = stocked(1)
-    assert till(milk.barcode).status_code == 200
+    assert scan(milk.barcode).status_code == 200
     cashier.set_password("a new password for the till")
     cashier.save()
-    assert logged_out(till(milk.barcode))
+    assert logged_out(scan(milk.barcode))
 
 
-def test_a_session_deleted_elsewhere_is_refused_at_the_next_scan(till, stocked):
+def test_a_session_deleted_elsewhere_is_refused_at_the_next_scan(scan, till, stocked):
     (milk,) = stocked(1)
-    assert till(milk.barcode).status_code == 200
+    assert scan(milk.barcode).status_code == 200
     key = till.client.session.session_key
     sessions.SessionStore(key).delete()  # as a logout in another tab of the same browser does
-    assert logged_out(till(milk.barcode))
+    assert logged_out(scan(milk.barcode))
     assert not Session.objects.filter(session_key=key).exists()
 
 
-def test_a_logout_drops_the_session_in_every_other_worker(till, stocked, django_capture_on_commit_callbacks):
+def test_a_logout_drops_the_session_in_every_other_worker(scan, till, stocked, django_capture_on_commit_callbacks):
     (milk,) = stocked(1)
-    till(milk.barcode)
+    scan(milk.barcode)
     key = till.client.session.session_key
     other = GenerationCache("sessions", maxsize=10)  # another worker's session cache
     loads = []
@@ -97,15 +90,15 @@ def test_a_renewed_session_is_read_afresh_by_every_other_worker(cashier, client,
     assert loads == ["first", "after renewal"]
 
 
-def test_with_redis_down_the_till_keeps_scanning_from_the_database(till, stocked):
+def test_with_redis_down_the_till_keeps_scanning_from_the_database(scan, till, stocked):
     milk, bread = stocked(2)
-    assert till(milk.barcode).status_code == 200
+    assert scan(milk.barcode).status_code == 200
     with override_settings(CACHES=REDIS_DOWN):
-        response = till(bread.barcode)
+        response = scan(bread.barcode)
         assert response.status_code == 200
         assert [name for name, _qty in lines(response)] == [milk.name, bread.name]
         till.client.post("/checkout/logout/")
-        assert logged_out(till(milk.barcode))
+        assert logged_out(scan(milk.barcode))
 
 
 def test_get_many_loads_only_the_missing_keys_in_one_call():
