@@ -20,10 +20,9 @@ class JobsUnavailable(Exception):
     """The job queue (Redis) cannot be reached; raised before anything is recorded, so the caller's transaction
     rolls back and the request can simply be repeated once Redis is back."""
 
-    def __init__(self, message: str = ""):
+    def __init__(self):
         super().__init__(
-            message
-            or _("The job queue cannot be reached (Redis is down), so nothing was started. Try again in a minute.")
+            _("The job queue cannot be reached (Redis is down), so nothing was started. Try again in a minute.")
         )
 
 
