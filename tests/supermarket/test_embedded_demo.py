@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +32,16 @@ sale = client.post(
     content_type="application/json",
 )
 after = client.get(f"/api/products/{product.barcode}").json()["on_hand"]
+# The till on SQLite: the cashier's session and user, the basket's lines with their on-hand, its cached products.
+from checkout.models import Register
+till = Client(HTTP_HOST="127.0.0.1")
+till.force_login(get_user_model().objects.get(username="cashier"))
+till.post("/checkout/register/", {"register": Register.objects.filter(active=True, online=False).first().pk})
+scans = [till.post("/checkout/scan/", {"code": product.barcode}, HTTP_HX_REQUEST="true") for _ in range(2)]
+basket = scans[-1].content.decode()
 call_command("check_stock_ledger", verbosity=0)
-print(json.dumps({"engine": django.db.connection.vendor, "status": sale.status_code, "before": before, "after": after}))
+print(json.dumps({"engine": django.db.connection.vendor, "status": sale.status_code, "before": before, "after": after,
+                  "scans": [r.status_code for r in scans], "basket": basket}))
 """
 
 
@@ -48,3 +58,12 @@ def test_the_embedded_demo_seeds_sells_and_keeps_its_ledger_on_sqlite(tmp_path):
     assert {code: before[code] - after[code] for code in before} == {
         code: 2 if code == "FLOOR" else 0 for code in before
     }
+    # Two scans of the product: one line of 2, and what is left on the floor after this basket.
+    assert shown["scans"] == [200, 200]
+    quantities = re.findall(r'<td class="num qty">([^<]+)</td>', shown["basket"])
+    left = re.findall(r'<td class="num on-hand[^"]*">([^<]+)</td>', shown["basket"])
+    assert quantities == ["2"] and [Decimal(x) for x in left] == [Decimal(str(after_floor(shown))) - 2]
+
+
+def after_floor(shown: dict) -> float:
+    return next(float(row["on_hand"]) for row in shown["after"] if row["location"] == "FLOOR")
