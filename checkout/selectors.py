@@ -27,7 +27,7 @@ from checkout.models import (
 )
 from checkout.pricing import LineInput, PricedLine, Totals, price_lines
 from stock.models import Location, Lot, MovementKind, StockLevel, StockMovement
-from supermarket.money import money
+from supermarket.money import money, quantity
 
 ZERO = Decimal("0")
 
@@ -90,11 +90,6 @@ _CARTS_SQL = (
 )
 
 
-def _numeric(value) -> Decimal:
-    # PostgreSQL answers a sum as a Decimal; SQLite (the embedded demo) as an int or a float.
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
 def basket(cart: Cart) -> Basket:
     """The till's basket: priced lines, totals, and on-hand after this sale from the database of record."""
     # One query: the lines with their on-hand at the register's location; the products from the worker's cache,
@@ -112,7 +107,7 @@ def basket(cart: Cart) -> Basket:
         BasketLine(
             pk=ln.pk,
             priced=priced,
-            on_hand_after=_numeric(ln.on_hand) - in_cart[ln.product_id],
+            on_hand_after=quantity(ln.on_hand) - in_cart[ln.product_id],
             label_priced=ln.amount is not None,
         )
         for ln, priced in zip(lines, totals.lines, strict=True)
@@ -225,7 +220,7 @@ def return_lots(sale: Sale, quantities: dict[int, Decimal]) -> list[tuple[int, L
         left.setdefault(row["product_id"], {})[row["lot_id"]] = -row["net"]
     lots = Lot.objects.in_bulk({lot_id for by_lot in left.values() for lot_id in by_lot if lot_id is not None})
     result = []
-    for product_id, quantity in quantities.items():
+    for product_id, wanted in quantities.items():
         by_lot = sorted(
             ((lots.get(lot_id), q) for lot_id, q in left.get(product_id, {}).items()),
             key=lambda pair: _return_order(pair[0]),
@@ -234,7 +229,6 @@ def return_lots(sale: Sale, quantities: dict[int, Decimal]) -> list[tuple[int, L
         # Returns recorded before lots were followed put everything back without a lot: what they put back beyond
         # what the sale took without a lot is counted against the lots this rule would have filled first.
         excess = sum((-q for _lot, q in by_lot if q < 0), ZERO)
-        wanted = quantity
         for lot, q in by_lot:
             free = max(q, ZERO)
             used = min(free, excess)

@@ -8,6 +8,7 @@ from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from stock.models import Location, StockLevel, StockMovement
+from supermarket.money import quantity
 
 ZERO = Decimal("0")
 
@@ -67,9 +68,6 @@ class LocationOnHand:
     on_hand: Decimal
 
 
-QUANTITY_PLACES = Decimal("0.001")
-
-
 def on_hand_by_location(product_id: int) -> list[LocationOnHand]:
     """On-hand of one product per location (in location code order), read from the database of record.
 
@@ -86,7 +84,4 @@ def on_hand_by_location(product_id: int) -> list[LocationOnHand]:
             [product_id],
         )
         # SQLite sums decimals as floats: every backend's answer is brought to the column's three places.
-        return [
-            LocationOnHand(code, name, Decimal(str(total)).quantize(QUANTITY_PLACES))
-            for code, name, total in cursor.fetchall()
-        ]
+        return [LocationOnHand(code, name, quantity(total)) for code, name, total in cursor.fetchall()]

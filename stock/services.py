@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Product
 from stock.cache import on_hand_changed
 from stock.models import Location, Lot, MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
+from supermarket.money import quantity
 from supermarket.sql import Statement, insert_all, max_params
 
 ZERO = Decimal("0")
@@ -155,7 +156,7 @@ def _select_for_update(clauses: list[tuple[int, object, set[int]]]) -> dict[tupl
         )
         rows = cursor.fetchall()
     levels = [
-        StockLevel(id=pk, product_id=product_id, location_id=location_id, lot_id=lot_id, on_hand=_decimal(on_hand))
+        StockLevel(id=pk, product_id=product_id, location_id=location_id, lot_id=lot_id, on_hand=quantity(on_hand))
         for pk, product_id, location_id, lot_id, on_hand in rows
     ]
     lot_ids = {level.lot_id for level in levels if level.lot_id is not None}
@@ -164,11 +165,6 @@ def _select_for_update(clauses: list[tuple[int, object, set[int]]]) -> dict[tupl
         for level in levels:
             level.lot = lots.get(level.lot_id)
     return {_key(lv.product_id, lv.location_id, lv.lot_id): lv for lv in levels}
-
-
-def _decimal(value) -> Decimal:
-    # PostgreSQL answers a numeric as a Decimal; SQLite may answer a float, brought back to the column's places.
-    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(Decimal("0.001"))
 
 
 def _expiry_order(level: StockLevel) -> tuple:
