@@ -28,7 +28,7 @@ from catalog.models import Product
 from stock.cache import on_hand_changed
 from stock.models import Location, Lot, MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
 from supermarket.money import quantity
-from supermarket.sql import Statement, insert_all, max_params
+from supermarket.sql import Statement, insert_all, max_params, rows_prepare
 
 ZERO = Decimal("0")
 
@@ -254,6 +254,9 @@ def _move_batch(
 ) -> list[StockMovement]:
     if kind not in MovementKind.values:
         raise ValueError(f"Unknown movement kind {kind!r}")
+    # The document's rows do not depend on the stock: prepared before its rows are locked, they are held the
+    # shorter (a hot product's row waits for every sale of it).
+    rows = [rows_prepare(group) for group in rows if group]
     moves = [m for m in moves if m.quantity != 0]
     if not moves:
         insert_all(*rows, before=along)

@@ -80,13 +80,17 @@ def _sale_with_rows(user, lines: int):
     return sale, rows, payments
 
 
-def test_insert_all_writes_several_models_and_a_prior_update_in_one_statement():
+@pytest.mark.parametrize("prepared", [False, True], ids=["objects", "rows prepared earlier"])
+def test_insert_all_writes_several_models_and_a_prior_update_in_one_statement(prepared):
     user = get_user_model().objects.create_user("writer")
     sale, lines, payments = _sale_with_rows(user, 3)
     product = lines[0].product
     before = (f"UPDATE {type(product)._meta.db_table} SET name = %s WHERE id = %s", ["改名 Renamed", product.pk])
+    groups = [[sale], lines, payments]
+    if prepared:
+        groups = [sql.rows_prepare(group) for group in groups]
     with CaptureQueriesContext(connection) as queries:
-        insert_all([sale], lines, payments, before=[before])
+        insert_all(*groups, before=[before])
     assert len(queries) == 1
     stored = Sale.objects.get(pk=sale.pk)
     assert [line.pk for line in stored.lines.order_by("position")] == [line.pk for line in lines]
