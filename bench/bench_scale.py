@@ -41,6 +41,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.cpu import cpu_seconds  # noqa: E402
 from bench.db import vacuum_analyze  # noqa: E402
 from catalog.models import Category, Product, Supplier  # noqa: E402
 from catalog.selectors import product_lookup  # noqa: E402
@@ -134,20 +135,6 @@ UPDATE bench_level SET on_hand = on_hand - 1 WHERE id = :id;
 INSERT INTO bench_ledger (level_id, quantity, balance_after) VALUES (:id, -1, 0);
 END;
 """
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each of these processes still running, with its ended children's: PostgreSQL's
-    postmaster collects those of the backends whose connections closed (CONN_MAX_AGE) during a run."""
-    seconds = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # utime + stime + cutime + cstime
-        seconds[pid] = sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
-    return seconds
 
 
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
