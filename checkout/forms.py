@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from checkout.models import PaymentMethod, Register
 from checkout.pricing import PaymentInput
 from supermarket.models import OverrideKind
+from supermarket.money import quantity_text
 from supermarket.overrides import APPROVAL_PERMISSION
 
 ZERO = Decimal("0")
@@ -126,7 +127,7 @@ class OverrideForm(ManagerApprovalForm):
     def __init__(self, *args, cart_lines=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["line"].choices = [("", "—")] + [
-            (line.pk, f"{line.product.name} × {line.quantity.normalize()}") for line in cart_lines
+            (line.pk, f"{line.product.name} × {quantity_text(line.quantity)}") for line in cart_lines
         ]
 
     def clean(self):

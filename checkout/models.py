@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from catalog.models import Product
 from stock.models import Location
+from supermarket.money import quantity_text
 
 ZERO = Decimal("0")
 ONLINE_REGISTER_CODE = "WEB"
@@ -168,7 +169,7 @@ class SaleLine(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.product.name} × {self.quantity.normalize()}"
+        return f"{self.product.name} × {quantity_text(self.quantity)}"
 
 
 class Payment(models.Model):
@@ -226,7 +227,7 @@ class ReturnLine(models.Model):
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="returnline_quantity_positive")]
 
     def __str__(self):
-        return f"{self.sale_line} −{self.quantity.normalize()}"
+        return f"{self.sale_line} −{quantity_text(self.quantity)}"
 
 
 class Refund(models.Model):
@@ -285,7 +286,7 @@ class CartLine(models.Model):
         ordering = ["pk"]
 
     def __str__(self):
-        return f"{self.product.name} × {self.quantity.normalize()}"
+        return f"{self.product.name} × {quantity_text(self.quantity)}"
 
 
 def _new_token_key() -> str:

@@ -15,7 +15,7 @@ from checkout.pricing import CheckoutError, check_quantity
 from checkout.selectors import returned_so_far
 from checkout.services import sale_return
 from supermarket.models import OverrideKind
-from supermarket.money import money
+from supermarket.money import money, quantity_text
 from supermarket.overrides import override_check, override_record
 
 ZERO = Decimal("0")
@@ -64,7 +64,7 @@ def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, 
         approved_by=approved_by,
         register=cart.register.code,
         reference=str(cart.token),
-        detail=f"{line.product.name} × {line.quantity.normalize()}: {old} → {line.amount}",
+        detail=f"{line.product.name} × {quantity_text(line.quantity)}: {old} → {line.amount}",
         amount=line.amount,
     )
     return line
@@ -82,7 +82,7 @@ def cart_add_past_stock(*, cart: Cart, scan: Scan, user, approved_by) -> CartLin
         approved_by=approved_by,
         register=cart.register.code,
         reference=str(cart.token),
-        detail=f"{scan.product.name} × {scan.quantity.normalize()}",
+        detail=f"{scan.product.name} × {quantity_text(scan.quantity)}",
     )
     same = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True)
     if scan.amount is None and same.update(quantity=F("quantity") + scan.quantity):

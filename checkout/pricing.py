@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Product
 from checkout.models import PaymentMethod
-from supermarket.money import money, quantity, tax_included
+from supermarket.money import money, quantity, quantity_text, tax_included
 
 ZERO = Decimal("0")
 
@@ -31,7 +31,7 @@ class PromotionSoldOut(CheckoutError):
 
     def __init__(self, short: Sequence[tuple[str, Decimal]]):
         names = ", ".join(
-            _("%(name)s (%(left)s left)") % {"name": name, "left": f"{max(left, ZERO).normalize():f}"}
+            _("%(name)s (%(left)s left)") % {"name": name, "left": quantity_text(max(left, ZERO))}
             for name, left in short
         )
         super().__init__(

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Category, Product
 from checkout.models import Promotion
 from supermarket.localcache import GenerationCache
-from supermarket.money import money
+from supermarket.money import money, quantity_text
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -270,7 +270,7 @@ def discounts(lines: Sequence[PricingLine], *, now: datetime | None = None, book
         if remaining is not None and remaining < quantity and (rule.limit_per_sale or quantity) > remaining:
             note = _("%(name)s: only %(left)s left at the promotional price.") % {
                 "name": rule.name,
-                "left": f"{remaining.normalize():f}",  # 10, not 1E+1
+                "left": quantity_text(remaining),
             }
         for i, share in zip(indexes, _spread(regular - amount, [lines[i].quantity for i in indexes]), strict=True):
             result.saving[i] += share

@@ -53,7 +53,7 @@ from stock.models import MovementKind
 from stock.services import InsufficientStock, Move, stock_move_batch
 from supermarket import metrics
 from supermarket.models import OverrideKind
-from supermarket.money import money, tax_included
+from supermarket.money import money, quantity_text, tax_included
 from supermarket.overrides import override_record, stock_limit_approved
 from supermarket.sql import insert_all
 
@@ -353,7 +353,12 @@ def sale_return(
         if qty > left:
             raise CheckoutError(
                 _("Line %(position)s (%(product)s): only %(left)s left to return, %(qty)s asked.")
-                % {"position": line.position, "product": line.product.name, "left": left.normalize(), "qty": qty},
+                % {
+                    "position": line.position,
+                    "product": line.product.name,
+                    "left": quantity_text(left),
+                    "qty": quantity_text(qty),
+                },
                 field=f"lines[{line.position}].quantity",
             )
         amount = line.amount - refunded if qty == left else money(line.amount * qty / line.quantity)

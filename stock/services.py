@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Product
 from stock.cache import on_hand_changed
 from stock.models import Location, Lot, MovementKind, ReplenishmentSuggestion, StockLevel, StockMovement
-from supermarket.money import quantity
+from supermarket.money import quantity, quantity_text
 from supermarket.sql import Statement, insert_all, max_params, rows_prepare
 
 ZERO = Decimal("0")
@@ -49,8 +49,8 @@ class InsufficientStock(Exception):
             % {
                 "product": product.name,
                 "location": location.name,
-                "available": available.normalize(),
-                "requested": requested.normalize(),
+                "available": quantity_text(available),
+                "requested": quantity_text(requested),
             }
         )
 

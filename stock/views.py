@@ -38,6 +38,7 @@ from stock.models import (
     ReplenishmentSuggestion,
 )
 from stock.services import InsufficientStock
+from supermarket.money import quantity_text
 
 
 def staff_permission(perm: str) -> Callable:
@@ -137,7 +138,7 @@ def receipt_scan(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         return _receipt_page(request, receipt, error=" ".join(exc.messages))
     message = _("+%(quantity)s %(product)s") % {
-        "quantity": scanned.added.normalize(),
+        "quantity": quantity_text(scanned.added),
         "product": scanned.line.product.name,
     }
     if not scanned.on_order and receipt.order_id:
@@ -222,7 +223,7 @@ def count_add(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         return _count_page(request, session, error=" ".join(exc.messages))
     message = _("+%(quantity)s %(product)s") % {
-        "quantity": entry.quantity.normalize(),
+        "quantity": quantity_text(entry.quantity),
         "product": entry.line.product.name,
     }
     return _count_page(request, session, message=message)
@@ -240,7 +241,7 @@ def count_undo(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         return _count_page(request, session, error=" ".join(exc.messages))
     message = _("Undone: %(quantity)s %(product)s") % {
-        "quantity": undone.quantity.normalize(),
+        "quantity": quantity_text(undone.quantity),
         "product": undone.line.product.name,
     }
     return _count_page(request, session, message=message)

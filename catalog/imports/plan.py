@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from catalog.imports.cells import CellError, header_field, parse_barcode, parse_decimal, parse_pack_quantity, parse_unit
 from catalog.imports.reading import Table
 from catalog.models import Category, Product, ProductBarcode, Supplier, Unit
-from supermarket.money import quantity
+from supermarket.money import quantity, quantity_text
 
 # Fields compared with the catalog, in the order the preview lists them.
 COMPARED = ("name", "name_en", "category", "supplier", "purchase_price", "selling_price", "safety_stock", "unit")
@@ -383,7 +383,7 @@ def _display(name: str, value) -> str:
     if name == "unit":
         return str(Unit(value).label)
     if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
+        return quantity_text(value)
     return str(value)
 
 

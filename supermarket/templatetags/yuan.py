@@ -4,7 +4,7 @@ from django import template
 from django.conf import settings
 from django.utils.formats import number_format
 
-from supermarket.money import money
+from supermarket.money import money, quantity_text
 
 register = template.Library()
 
@@ -26,3 +26,11 @@ def yuan(value) -> str:
     text = number_format(abs(amount), 2, use_l10n=True, force_grouping=True)
     sign = "-" if amount < 0 else ""
     return f"{sign}{settings.CURRENCY_SYMBOL}{text}"
+
+
+@register.filter
+def qty(value) -> str:
+    """A quantity as people write it (supermarket.money.quantity_text): 10, 0.25, 12.5; nothing for None."""
+    if value is None or value == "":
+        return ""
+    return quantity_text(value if isinstance(value, Decimal) else Decimal(str(value)))

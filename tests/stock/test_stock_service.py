@@ -38,6 +38,15 @@ def test_sale_below_zero_is_refused_naming_product_location_and_what_is_left(flo
     assert StockMovement.objects.filter(product=product).count() == 1
 
 
+def test_the_refusal_writes_whole_tens_as_people_do(floor):
+    product = ProductFactory(name="牛奶")
+    stock_move(product=product, location=floor, quantity=Decimal("10.000"), kind=MovementKind.RECEIPT)
+    stock_move(product=product, location=floor, quantity=Decimal("-0.500"), kind=MovementKind.SALE)
+    with pytest.raises(InsufficientStock) as refused:
+        stock_move(product=product, location=floor, quantity=Decimal("-100"), kind=MovementKind.SALE)
+    assert "9.5 left, 100 requested" in str(refused.value)
+
+
 def test_negative_sales_allowed_by_setting(floor, settings):
     settings.STOCK_ALLOW_NEGATIVE_SALES = True
     product = ProductFactory()
