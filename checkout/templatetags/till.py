@@ -3,18 +3,30 @@
 The basket is rendered whole at every scan, and rendering its lines was a fifth of a scan's cost, though a scan
 changes one line (a few, with a promotion). Each line's HTML is kept under the exact values its template is given
 and the language: the template sees nothing else, so whatever it shows is part of the key, and a line whose
-quantity, price, promotion, name or on-hand changed is rendered afresh.
+quantity, price, promotion, name or on-hand changed is rendered afresh. (What else it reads, the currency symbol
+and number formats, is the process's own: the rows are forgotten when a setting is changed in a test, or a template
+or translation file is edited under the development server, which reloads those without restarting.)
 """
 
 from django import template
+from django.core.signals import setting_changed
 from django.template.loader import get_template
+from django.utils.autoreload import file_changed
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 register = template.Library()
 
-LINES_KEPT = 5000  # about 2 MB of HTML per worker; emptied, not trimmed, when full
+LINES_KEPT = 5000  # about 8 MB per worker (a row's key and HTML about 1.5 KB); emptied, not trimmed, when full
 _lines: dict[tuple, SafeString] = {}
+
+
+def _forget_lines(**kwargs) -> None:
+    _lines.clear()
+
+
+setting_changed.connect(_forget_lines, dispatch_uid="till-lines-setting-changed")
+file_changed.connect(_forget_lines, dispatch_uid="till-lines-file-changed")
 
 
 @register.simple_tag

@@ -3,9 +3,12 @@ render, and lines that did not change are not rendered again."""
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from django.utils import translation
+from django.utils.autoreload import file_changed
 
 from catalog.models import Product
 from checkout.pricing import PricedLine
@@ -64,6 +67,11 @@ def test_equal_numbers_written_differently_are_not_taken_for_each_other():
     assert (cell(short, "price"), cell(padded, "price")) == ("4.5", "4.50")
 
 
+def test_whole_tens_are_written_as_people_write_them():
+    html = till_tags.till_line(basket_line(quantity="10.000", on_hand_after="100.000"), 1)
+    assert (cell(html, "qty"), cell(html, "on-hand")) == ("10", "100")
+
+
 def test_a_line_is_rendered_in_the_language_of_the_request():
     line = basket_line(promotion="第二件半价", saving="2.25")
     with translation.override("zh-hans"):
@@ -83,3 +91,14 @@ def test_a_line_already_rendered_is_taken_as_it_was_and_the_kept_lines_are_bound
     assert [(cell(html, "qty"), re.search(r"<td>(\d+)</td>", html).group(1)) for html in rendered] == [
         (str(n), str(n)) for n in range(2, 7)
     ]
+
+
+def test_rows_are_forgotten_when_a_setting_changes_or_a_template_is_edited():
+    line = basket_line(promotion="第二件半价", saving="2.25")
+    with translation.override("en"):
+        assert "saving ¥2.25" in till_tags.till_line(line, 1)
+        with override_settings(CURRENCY_SYMBOL="RMB "):
+            assert "saving RMB 2.25" in till_tags.till_line(line, 1)
+        assert "saving ¥2.25" in till_tags.till_line(line, 1)
+        file_changed.send(sender=None, file_path=Path("templates/checkout/till.html"))
+        assert not till_tags._lines
