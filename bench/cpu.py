@@ -20,10 +20,17 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return seconds
 
 
-def backend_cpu_seconds() -> float | None:
-    """CPU seconds used so far by the PostgreSQL backend serving this process's connection; None if it is not on
-    this machine (or not PostgreSQL)."""
+def backend_cpu() -> tuple[int, float] | None:
+    """The PostgreSQL backend serving this process's connection and the CPU seconds it has used so far; None if it
+    is not a process of this machine (another host, a container) or the database is not PostgreSQL."""
     if connection.vendor != "postgresql":
         return None
     connection.ensure_connection()
-    return cpu_seconds([connection.connection.info.backend_pid]).get(connection.connection.info.backend_pid)
+    pid = connection.connection.info.backend_pid
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return None
+    except OSError:
+        return None
+    seconds = cpu_seconds([pid]).get(pid)
+    return None if seconds is None else (pid, seconds)
