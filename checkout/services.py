@@ -105,7 +105,7 @@ def _sale_number(register: Register, sale: Sale) -> str:
 def request_fingerprint(register: Register, lines: Sequence[LineInput], payments: Sequence[PaymentInput]) -> str:
     """What a sale request asked for, as a digest: a repeated token must come with the same one."""
     parts = [str(register.pk)]
-    parts += [f"{ln.product.pk}:{ln.quantity.normalize():f}:{ln.amount}" for ln in lines]
+    parts += [f"{ln.product.pk}:{quantity_text(ln.quantity)}:{ln.amount}" for ln in lines]
     parts += [f"{p.method}:{p.amount.normalize():f}:{p.reference}" for p in payments]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
