@@ -1,5 +1,6 @@
-"""The cashier's till. Every action answers an htmx request with the #basket fragment of the till page;
-without htmx it redirects back to the page. The logic lives in checkout.services and checkout.selectors."""
+"""The cashier's till. Every action answers an htmx request with the #basket fragment of the till page (a refused
+payment with the #pay-panel fragment after it); without htmx it redirects back to the page. The logic lives in
+checkout.services and checkout.selectors."""
 
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.signing import BadSignature
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -115,7 +117,12 @@ def _basket_response(
         "pay_form": pay_form,
         "current": current,
     }
-    return render(request, "checkout/till.html#basket", context, status=status)
+    html = render_to_string("checkout/till.html#basket", context, request)
+    if pay_form is not None:
+        # A refused payment: the panel again, open, with what was typed and why it was refused. A scan leaves the
+        # page's panel as it is, and the till script closes it.
+        html += render_to_string("checkout/till.html#pay", context, request)
+    return HttpResponse(html, status=status)
 
 
 @till_view
@@ -130,7 +137,7 @@ def till(request: HttpRequest) -> HttpResponse:
         "shift": shift,
         "basket": basket(cart),
         "held": held,
-        "last_sale": last_sale_number(register),
+        "last_sale": last_sale_number(register, request.user),
     }
     return render(request, "checkout/till.html", context)
 
@@ -221,9 +228,12 @@ def _cart_action(request: HttpRequest, action: Callable[[Cart], object]) -> Http
     return _basket_response(request)
 
 
+def _form_errors(form) -> str:
+    return "; ".join(str(e) for errs in form.errors.values() for e in errs)
+
+
 def _form_error(request: HttpRequest, form) -> HttpResponse:
-    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-    return _basket_response(request, message=errors, state="error", status=422)
+    return _basket_response(request, message=_form_errors(form), state="error", status=422)
 
 
 @require_POST
@@ -279,7 +289,7 @@ def pay(request: HttpRequest) -> HttpResponse:
         return _to_receipt(request, done)
     form = PayForm(request.POST, request=request, permission="checkout.override_expired")
     if not form.is_valid():
-        return _basket_response(request, pay_form=form, state="error", status=422)
+        return _basket_response(request, message=_form_errors(form), pay_form=form, state="error", status=422)
     cart, _held = _carts(request)
     manager = form.cleaned_data["manager"] if form.cleaned_data.get("manager_username") else None
     try:

@@ -19,6 +19,7 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import ResolverMatch, reverse
@@ -39,7 +40,8 @@ def _own_sale(user, kwargs: dict) -> bool:
 def _own_shift(user, kwargs: dict) -> bool:
     from checkout.models import Shift
 
-    return not Shift.objects.filter(pk=kwargs.get("pk")).exclude(opened_by=user).exists()
+    # The cashier who closed it prints its Z-report, also when the morning's cashier opened it.
+    return not Shift.objects.filter(pk=kwargs.get("pk")).exclude(Q(opened_by=user) | Q(closed_by=user)).exists()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@
   const queue = [];
   let running = false;
   let selectedLine = null;
+  // The pay panel as the page first drew it, empty: a basket answer without a panel puts it back, closed.
+  const blankPay = payPanel().cloneNode(true);
 
   function basket() {
     return document.getElementById("basket");
@@ -82,7 +84,10 @@
       message("error", till.dataset.unexpected);
       return;
     }
+    // A refused payment comes with its panel, open, saying why; any other answer closes and empties the panel.
+    const panel = template.content.getElementById("pay-panel") || blankPay.cloneNode(true);
     basket().replaceWith(fresh);
+    payPanel().replaceWith(panel);
     if (window.htmx) window.htmx.process(fresh);
     afterSwap(fresh);
   }
@@ -135,7 +140,7 @@
     select(fresh.dataset.current || selectedLine);
     if (fresh.dataset.state === "error") beep();
     if (payOpen()) {
-      const field = fresh.querySelector("#manager-username") || fresh.querySelector("#pay-cash");
+      const field = document.getElementById("manager-username") || document.getElementById("pay-cash");
       field.focus();
     } else {
       scanInput.focus();
@@ -144,9 +149,13 @@
 
   function openPay() {
     const panel = payPanel();
+    // The basket on screen is what is paid for: its total, and its cart's token, which makes a retry one sale.
+    const total = basket().dataset.total;
+    panel.elements.token.value = basket().dataset.token;
+    document.getElementById("pay-total").textContent = total;
     panel.hidden = false;
     const cash = document.getElementById("pay-cash");
-    if (!cash.value) cash.value = document.getElementById("pay-total").textContent.trim();
+    if (!cash.value) cash.value = total;
     cash.focus();
     cash.select();
   }

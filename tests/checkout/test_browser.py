@@ -91,9 +91,29 @@ def test_cashier_scans_a_burst_pays_cash_and_gets_a_receipt(metrics_loaded, live
     total = Decimal("2.50") * 4 + Decimal("1.10") * 10
     assert page.inner_text("#total") == str(total)
     assert page.inner_text("#item-count") == "14"
+    assert not page.is_visible("#pay-panel")  # until F9
 
+    # Too little cash: the panel stays open with what was typed, the basket says why, nothing is sold.
     page.keyboard.press("F9")
     page.wait_for_selector("#pay-cash:focus")
+    assert page.input_value("#pay-cash") == str(total)
+    page.keyboard.type("1")  # the total is selected: typing replaces it
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#basket[data-state=error]")
+    assert page.is_visible("#pay-panel")
+    assert page.input_value("#pay-cash") == "1"
+    assert not Sale.objects.exists()
+
+    # Back to scanning: the panel closes, and opens again empty, for the basket's new total.
+    page.keyboard.press("Escape")
+    scan(page, a.barcode)
+    page.wait_for_function("() => document.querySelector('#basket tr.line td.qty').textContent === '3'")
+    assert not page.is_visible("#pay-panel")
+    total += Decimal("2.50")
+    page.keyboard.press("F9")
+    page.wait_for_selector("#pay-cash:focus")
+    assert page.input_value("#pay-cash") == str(total)
+    assert page.inner_text("#pay-total") == str(total)
     page.keyboard.type("50")
     page.keyboard.press("Enter")
     page.wait_for_url("**/receipt/")
@@ -103,6 +123,6 @@ def test_cashier_scans_a_burst_pays_cash_and_gets_a_receipt(metrics_loaded, live
     assert page.inner_text("#receipt-change") == f"¥{Decimal('50') - total}"
     assert page.locator(".receipt-line").count() == 13
 
-    sold = {a.pk: 2, b.pk: 1, c.pk: 1} | {p.pk: 1 for p in burst}
+    sold = {a.pk: 3, b.pk: 1, c.pk: 1} | {p.pk: 1 for p in burst}
     for product in products:
         assert StockLevel.objects.get(product=product, location=floor).on_hand == 20 - sold[product.pk]

@@ -3,6 +3,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from reports.models import SalesDaily
 from stock.models import Lot, StockLevel, StockMovement
 from stock.selectors import ledger_mismatches
 from stock.services import Move, stock_move_batch
+from supermarket.roles import CASHIER, user_set_role
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +152,22 @@ def test_close_shift_page_shows_the_z_report(client, register, shift, cashier, s
     assert b'id="expected-cash">\xc2\xa5209.00<' in report.content
     assert b'id="cash-difference">\xc2\xa50.00<' in report.content
     assert Refund.objects.count() == 0
+
+
+def test_the_cashier_who_closes_a_shift_another_opened_prints_its_z_report(client, register, cashier):
+    morning, other = (get_user_model().objects.create_user(name) for name in ("morning", "other"))
+    for user in (morning, other):
+        user_set_role(user=user, role=CASHIER)
+    shift = shift_open(register=register, opening_float=Decimal("200.00"), user=morning)
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    response = client.post("/checkout/shift/close/", {"counted_cash": "200.00"})
+    assert response.url == f"/checkout/shifts/{shift.pk}/"
+    assert client.get(response.url).status_code == 200
+    client.force_login(morning)
+    assert client.get(response.url).status_code == 200
+    client.force_login(other)  # neither opened nor closed it
+    assert client.get(response.url).status_code == 403
 
 
 @pytest.fixture

@@ -201,12 +201,33 @@ def test_paying_twice_from_the_same_cart_is_one_sale(till, stocked, register, fl
 
 def test_pay_short_keeps_the_cart_and_says_why(till, stocked, register):
     (milk,) = stocked(1)
-    till("scan/", code=milk.barcode)
+    scanned = till("scan/", code=milk.barcode)
+    assert b'id="pay-panel"' not in scanned.content  # a scan answers with the basket alone
     response = till("pay/", cash="1.00")
     assert response.status_code == 409
     assert b"do not cover" in response.content
+    # The basket, then the panel again, open, with the cash typed and the cart's token.
+    html = response.content.decode()
+    panel = html[html.index('<form id="pay-panel"') :]
+    assert html.index('<section id="basket"') < html.index('<form id="pay-panel"')
+    assert " hidden" not in panel[: panel.index(">")]
+    assert 'id="pay-cash" inputmode="decimal" value="1.00"' in panel
+    assert f'name="token" value="{Cart.objects.get(status="open").token}"' in panel
     assert Sale.objects.count() == 0
     assert cart_quantities(register) == {milk.name: 1}
+
+
+def test_a_malformed_amount_says_why_above_the_basket_and_beside_its_field(till, stocked):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till("pay/", cash="12.345")
+    assert response.status_code == 422
+    html = response.content.decode()
+    message = re.search(r'<p id="till-message"[^>]*>([^<]*)</p>', html).group(1)
+    assert "no more than 2 decimal places" in message
+    panel = html[html.index('<form id="pay-panel"') :]
+    assert "no more than 2 decimal places" in panel
+    assert Sale.objects.count() == 0
 
 
 def test_wallet_payment_needs_its_reference(till, stocked):
