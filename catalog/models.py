@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from catalog import gtin
+from supermarket.money import quantity
 
 ZERO = Decimal("0")
 
@@ -125,6 +126,19 @@ class Product(models.Model):
     @property
     def sold_by_weight(self) -> bool:
         return self.unit == Unit.KG
+
+    def quantity_problem(self, value: Decimal) -> str | None:
+        """Why `value` cannot be a quantity of this product sold or moved, or None: a positive number, whole for
+        goods sold by the piece, and to the gram at most (the three decimals every quantity column keeps)."""
+        if not value.is_finite():
+            return str(_("Quantity must be a number."))
+        if value <= 0:
+            return str(_("Quantity must be more than zero."))
+        if not self.sold_by_weight and value != value.to_integral_value():
+            return _("%(product)s is sold by the piece: the quantity must be a whole number.") % {"product": self.name}
+        if value != quantity(value):
+            return str(_("Quantity has more than three decimals."))
+        return None
 
     def clean(self):
         if self.barcode:

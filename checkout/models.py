@@ -434,6 +434,14 @@ class Promotion(models.Model):
         for name in ("limit_per_sale", "quantity_limit"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 errors[name] = _("Leave it empty for no limit, or enter more than zero.")
+        if (
+            "quantity_limit" not in errors
+            and self.quantity_limit is not None
+            and self.quantity_limit < self.quantity_sold
+        ):
+            errors["quantity_limit"] = _("%(sold)s have been sold at this promotion already: enter at least that.") % {
+                "sold": quantity_text(self.quantity_sold)
+            }
         if errors:
             raise ValidationError(errors)
 

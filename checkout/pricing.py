@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Product
 from checkout.models import PaymentMethod
-from supermarket.money import money, quantity, quantity_text, tax_included
+from supermarket.money import money, quantity_text, tax_included
 
 ZERO = Decimal("0")
 
@@ -100,15 +100,9 @@ class Tender:
 
 def check_quantity(product: Product, value: Decimal, *, field: str) -> Decimal:
     """A positive quantity, whole for products sold by the piece, grams at most for weighed ones."""
-    if value <= 0:
-        raise CheckoutError(_("Quantity must be more than zero."), field=field)
-    if not product.sold_by_weight and value != value.to_integral_value():
-        raise CheckoutError(
-            _("%(product)s is sold by the piece: the quantity must be a whole number.") % {"product": product.name},
-            field=field,
-        )
-    if value != quantity(value):
-        raise CheckoutError(_("Quantity has more than three decimals."), field=field)
+    problem = product.quantity_problem(value)
+    if problem:
+        raise CheckoutError(problem, field=field)
     return value
 
 

@@ -60,6 +60,8 @@ def xlsx_bytes(table: Table) -> bytes:
         if column.kind in formats:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = formats[column.kind]
+                if column.kind == "quantity" and isinstance(cell.value, (int, Decimal)) and cell.value % 1 == 0:
+                    cell.number_format = "#,##0"  # Excel and WPS show a whole 15 as "15." in "#,##0.###"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

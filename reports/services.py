@@ -285,7 +285,9 @@ def job_retry(*, job: JobRun) -> JobRun:
 
     job = JobRun.objects.select_for_update().get(pk=job.pk)
     if job.status != JobRun.Status.FAILED:
-        raise JobNotRetryable(_("Only a failed job can be retried; this one is %(status)s.") % {"status": job.status})
+        raise JobNotRetryable(
+            _("Only a failed job can be retried; this one is %(status)s.") % {"status": job.get_status_display()}
+        )
     retry = list(job.parts.filter(status=JobRun.Status.FAILED)) if job.parts.exists() else [job]
     for part in retry:
         if part.parent_id:

@@ -139,11 +139,15 @@ class ReplenishmentSuggestionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_order_permission(self, request: HttpRequest) -> bool:
+        # Ordering is a buyer's decision, as on the replenishment page: changing suggestions is not enough.
+        return request.user.has_perm("stock.add_purchaseorder")
+
     @admin.display(description=gettext_lazy("supplier"), ordering="product__supplier__name")
     def supplier(self, suggestion: ReplenishmentSuggestion):
         return suggestion.product.supplier
 
-    @admin.action(description=gettext_lazy("Create draft purchase orders (one per supplier)"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Create draft purchase orders (one per supplier)"), permissions=["order"])
     def create_draft_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
             result = replenishment.suggestions_order(suggestions=queryset, user=request.user)

@@ -68,7 +68,8 @@ class NearExpiryForm(forms.Form):
 
 
 class LinesField(forms.CharField):
-    """One line per product: a code and a quantity separated by a space (quantity 1 if left out)."""
+    """One line per product: a code and a quantity separated by spaces or a tab, as pasted from a sheet (quantity 1
+    if left out). Inactive products count: delisted goods are still written off and moved."""
 
     widget = forms.Textarea(attrs={"rows": 6, "placeholder": "6901234567892 12"})
 
@@ -78,18 +79,21 @@ class LinesField(forms.CharField):
         for number, raw in enumerate(text.splitlines(), start=1):
             if not raw.strip():
                 continue
-            code, _sep, amount = raw.strip().partition(" ")
+            # Any whitespace: a tab from a pasted sheet, the full-width space of a Chinese input method.
+            code, *rest = raw.split(None, 1)
+            amount = rest[0].strip() if rest else "1"
             try:
-                scan = product_lookup(code)
-                quantity = Decimal(amount.strip() or 1) * scan.quantity
+                scan = product_lookup(code, include_inactive=True)
+                quantity = Decimal(amount) * scan.quantity
             except InvalidOperation:
-                errors.append(_("Line %(n)d: %(value)s is not a quantity.") % {"n": number, "value": amount.strip()})
+                errors.append(_("Line %(n)d: %(value)s is not a quantity.") % {"n": number, "value": amount})
                 continue
             except (LookupError, ValueError) as exc:
                 errors.append(_("Line %(n)d: %(error)s") % {"n": number, "error": exc})
                 continue
-            if quantity <= 0:
-                errors.append(_("Line %(n)d: the quantity must be more than zero.") % {"n": number})
+            problem = scan.product.quantity_problem(quantity)
+            if problem:
+                errors.append(_("Line %(n)d: %(error)s") % {"n": number, "error": problem})
                 continue
             lines.append(DocumentLine(scan.product, quantity))
         if errors:

@@ -117,12 +117,15 @@ def purchase_order_cancel(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
     return order
 
 
-def on_order_quantities(product_ids: Iterable[int], location: Location | None = None) -> dict[int, Decimal]:
-    """Quantity still to come per product: ordered minus received on draft, sent and partly received orders."""
-    lines = PurchaseOrderLine.objects.filter(
-        product_id__in=list(product_ids), order__status__in=PurchaseOrder.OPEN, quantity__gt=F("received_quantity")
+def on_order_quantities(product_ids: Iterable[int]) -> dict[tuple[int, int], Decimal]:
+    """Quantity still to come per product and delivery location: ordered minus received on draft, sent and partly
+    received orders."""
+    rows = (
+        PurchaseOrderLine.objects.filter(
+            product_id__in=list(product_ids), order__status__in=PurchaseOrder.OPEN, quantity__gt=F("received_quantity")
+        )
+        .values("product_id", "order__location_id")
+        .annotate(total=Sum(F("quantity") - F("received_quantity")))
+        .order_by()
     )
-    if location is not None:
-        lines = lines.filter(order__location=location)
-    rows = lines.values("product_id").annotate(total=Sum(F("quantity") - F("received_quantity"))).order_by()
-    return {row["product_id"]: row["total"] for row in rows}
+    return {(row["product_id"], row["order__location_id"]): row["total"] for row in rows}

@@ -57,10 +57,11 @@ def expected_daily_demand(product: Product, location: Location) -> Decimal:
     if forecast is not None:
         return forecast
     sales_daily = apps.get_model("reports", "SalesDaily")
-    since = timezone.localdate() - timedelta(days=SALES_WINDOW_DAYS)
-    sold = sales_daily.objects.filter(product=product, location=location, day__gte=since).aggregate(
-        total=Sum("quantity")
-    )["total"]
+    # The last SALES_WINDOW_DAYS whole days: today is not over, and would be a 29th day counted as one of 28.
+    today = timezone.localdate()
+    sold = sales_daily.objects.filter(
+        product=product, location=location, day__gte=today - timedelta(days=SALES_WINDOW_DAYS), day__lt=today
+    ).aggregate(total=Sum("quantity"))["total"]
     return max(sold or ZERO, ZERO) / SALES_WINDOW_DAYS
 
 
@@ -122,7 +123,9 @@ def suggestion_rows(suggestions: Iterable[ReplenishmentSuggestion]) -> list[Sugg
         product = suggestion.product
         demand = expected_daily_demand(product, suggestion.location)
         have = on_hand.get((product.pk, suggestion.location_id), ZERO)
-        coming = on_order.get(product.pk, ZERO)
+        coming = on_order.get(
+            (product.pk, suggestion.location_id), ZERO
+        )  # what comes to another location does not count
         pack = packs.get(product.pk, 1)
         quantity = suggested_quantity(
             daily_demand=demand,

@@ -258,6 +258,11 @@ def _move_batch(
     # shorter (a hot product's row waits for every sale of it).
     rows = [rows_prepare(group) for group in rows if group]
     moves = [m for m in moves if m.quantity != 0]
+    for move in moves:
+        # The level and the ledger row would each round a fourth decimal on their own, and drift apart.
+        amount = Decimal(move.quantity)  # an int is a whole quantity; a float is refused unless exact to the gram
+        if not amount.is_finite() or amount != quantity(amount):
+            raise ValueError(f"{move.quantity} of {move.product}: stock quantities have at most three decimals")
     if not moves:
         insert_all(*rows, before=along)
         return []

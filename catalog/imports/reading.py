@@ -80,9 +80,10 @@ def _xlsx_text(value) -> str:
         return ""
     if isinstance(value, float):
         # Number cells come back as floats, barcodes included: exact below 2**53, and
-        # the full code even when Excel shows 6.90123E+12. repr() is the shortest
-        # exact form, so 12.5 stays 12.5, never 12.4999...
-        return str(int(value)) if value.is_integer() else repr(value)
+        # the full code even when Excel shows 6.90123E+12. Other numbers are written with
+        # the 15 significant digits Excel shows: a price computed by a formula (9.9 * 0.8
+        # holds 7.920000000000001) reads as the 7.92 on screen, and 12.5 stays 12.5.
+        return str(int(value)) if value.is_integer() else format(value, ".15g")
     return str(value)
 
 

@@ -64,15 +64,16 @@ def upload_kind(head: bytes) -> str | None:
         return "csv"
     if b"\x00" in head or head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<script", b"<?xml", b"<svg")):
         return None
+    # The 8 KB cut may split a character of up to 4 bytes (GB18030, UTF-8): the text reads without its last 0-3.
+    return "csv" if any(_decodes(head[: len(head) - cut]) for cut in range(4)) else None
+
+
+def _decodes(data: bytes) -> bool:
     try:
-        decode(head)
+        decode(data)
     except UnreadableFile:
-        # The 8 KB cut may split a multibyte character: judge the text without its last few bytes.
-        try:
-            decode(head[:-3])
-        except UnreadableFile:
-            return None
-    return "csv"
+        return False
+    return True
 
 
 def upload_create(*, data: bytes, filename: str, default_supplier: str, user_id: int | None) -> dict:

@@ -8,6 +8,7 @@ from openpyxl import Workbook
 
 from catalog.imports.reading import UnreadableFile
 from catalog.imports.services import catalog_import_preview
+from catalog.imports.uploads import upload_kind
 from catalog.models import Product, Unit
 from tests.factories import CategoryFactory, ProductBarcodeFactory, ProductFactory, ean13
 
@@ -76,6 +77,23 @@ def test_real_gbk_file_from_chinese_excel_is_read():
     assert created(plan, 1).values["selling_price"] == Decimal("4.50")
 
 
+@pytest.mark.parametrize(
+    ("encoding", "end"),
+    [
+        ("gbk", "饮料/碳".encode("gbk")[:-1]),  # a character, one ASCII byte, then half a character
+        ("gbk", "料,可".encode("gbk")[:-1]),
+        ("gbk", "可乐".encode("gbk")[:-1]),
+        ("utf-8", "鲜果😀".encode()[:-1]),  # a four-byte character cut after three bytes
+        ("utf-8", "鲜果😀".encode()[:-3]),
+    ],
+)
+def test_an_upload_is_taken_as_csv_whatever_character_its_first_8_kb_end_inside(encoding, end):
+    """The kind of an upload is judged from its first 8 KB, which often end inside a multibyte character."""
+    text = "条码,商品名称,类别\r\n" + "6901234567892,3.50,2.50\r\n" * 400
+    head = text.encode(encoding)[: 8192 - len(end)] + end  # the rows are ASCII: any cut before `end` is clean
+    assert upload_kind(head) == "csv"
+
+
 def test_gb18030_characters_outside_gbk_are_read():
     plan = preview(csv_bytes([row(1, name="𠮷野家牛肉饭")], encoding="gb18030"))
     assert created(plan, 1).values["name"] == "𠮷野家牛肉饭"
@@ -93,6 +111,15 @@ def test_xlsx_written_with_openpyxl_is_read_with_numeric_barcodes_and_prices():
     assert created(plan, 1).values["selling_price"] == Decimal("3.50")
     assert created(plan, 1).values["safety_stock"] == Decimal("12.000")
     assert "supplier" not in created(plan, 2).values
+
+
+def test_xlsx_prices_computed_by_a_formula_read_as_excel_shows_them():
+    # A quote sheet's 进价 = 售价 * 0.8: the cell holds the float the formula gave, Excel shows 7.92.
+    data = xlsx_bytes([[code(1), "雪碧", "饮料", 9.9 * 0.8, 0.1 + 0.2, "太古", 12, "瓶"]])
+    plan = preview(data)
+    assert not plan.errors
+    assert created(plan, 1).values["purchase_price"] == Decimal("7.92")
+    assert created(plan, 1).values["selling_price"] == Decimal("0.30")
 
 
 def test_title_rows_above_the_header_are_skipped_and_row_numbers_stay_the_sheets():

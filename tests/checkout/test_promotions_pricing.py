@@ -245,3 +245,24 @@ def test_promotion_rules_are_checked_with_specific_messages():
         with pytest.raises(ValidationError) as caught:
             promotion.full_clean()
         assert field in caught.value.message_dict, (promotion.kind, caught.value.message_dict)
+
+
+def test_a_promotional_quantity_cannot_be_set_below_what_has_sold():
+    # The admin shows quantity_sold read-only, so only this rule stands between the form and the check constraint.
+    now = timezone.now()
+    promotion = Promotion(
+        name="x",
+        kind=Kind.FIXED_PRICE,
+        value=D("1"),
+        starts_at=now,
+        ends_at=now + timedelta(days=1),
+        quantity_limit=D("20"),
+        quantity_sold=D("30"),
+    )
+    with pytest.raises(ValidationError) as caught:
+        promotion.full_clean()
+    assert caught.value.message_dict == {
+        "quantity_limit": ["30 have been sold at this promotion already: enter at least that."]
+    }
+    promotion.quantity_limit = D("30")
+    promotion.full_clean()

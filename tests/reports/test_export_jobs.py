@@ -104,3 +104,13 @@ def test_a_failed_export_is_recorded_on_the_job_and_offers_no_download(manager, 
     assert job.status == JobRun.Status.FAILED and "Select a valid choice" in job.error
     assert manager.get(reverse("reports:job-download", args=[job.pk])).status_code == 404
     assert export.export_path(job).endswith("top-sellers-2026-01-01-.csv")
+
+
+def test_xlsx_quantities_show_whole_numbers_without_a_trailing_point():
+    from reports.selectors import Column, Table
+
+    rows = [type("Row", (), {"name": "米", "quantity": q})() for q in (D("15.000"), D("0.250"), 3)]
+    table = Table(columns=[Column("name", "商品"), Column("quantity", "数量", "quantity")], rows=rows)
+    sheet = load_workbook(io.BytesIO(export.xlsx_bytes(table))).active
+    # "#,##0.###" shows a whole 15 as "15." in Excel and WPS.
+    assert [sheet.cell(row, 2).number_format for row in (2, 3, 4)] == ["#,##0", "#,##0.###", "#,##0"]

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.utils import translation
 
 from reports import jobs, services
 from reports.models import Forecast, JobRun
@@ -116,6 +117,9 @@ def test_only_a_failed_job_can_be_retried_and_a_claimed_job_is_not_run_twice(flo
     job = JobRun.objects.create(kind="forecast_chunk", status=JobRun.Status.DONE)
     with pytest.raises(services.JobNotRetryable, match="Only a failed job"):
         services.job_retry(job=job)
+    with translation.override("zh-hans"), pytest.raises(services.JobNotRetryable) as refused:
+        services.job_retry(job=JobRun.objects.create(kind="forecast_chunk"))
+    assert str(refused.value) == "只能重试失败的任务；该任务状态为排队中。"  # the state in Chinese too
     assert services.job_claim(job_id=job.pk) is False
     queued = JobRun.objects.create(kind="forecast_chunk")
     assert services.job_claim(job_id=queued.pk) is True

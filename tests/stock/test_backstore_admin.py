@@ -56,6 +56,31 @@ def test_suggestion_actions_create_draft_orders_and_dismiss_with_reason(admin_cl
     assert (dismissed.status, dismissed.dismissed_reason) == ("dismissed", "缺货停供")
 
 
+def test_only_a_user_who_may_order_creates_orders_from_suggestions(client, django_user_model, floor):
+    from django.contrib.auth.models import Permission
+
+    clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="stock",
+            codename__in=["view_replenishmentsuggestion", "change_replenishmentsuggestion"],
+        )
+    )
+    client.force_login(clerk)
+    suggestion = raise_suggestion(ProductFactory(safety_stock=Decimal(4)), floor)
+    url = reverse("admin:stock_replenishmentsuggestion_changelist")
+    assert b"create_draft_orders" not in client.get(url).content
+    client.post(url, {"action": "create_draft_orders", "_selected_action": [suggestion.pk]})
+    assert not PurchaseOrder.objects.exists()
+
+    clerk.user_permissions.add(Permission.objects.get(content_type__app_label="stock", codename="add_purchaseorder"))
+    clerk = django_user_model.objects.get(pk=clerk.pk)  # permissions are cached per user object
+    client.force_login(clerk)
+    assert b"create_draft_orders" in client.get(url).content
+    client.post(url, {"action": "create_draft_orders", "_selected_action": [suggestion.pk]})
+    assert PurchaseOrder.objects.get().lines.get().product == suggestion.product
+
+
 def test_purchase_order_admin_shows_lines_and_sends(admin_client, floor):
     product = ProductFactory()
     order = purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(12))])

@@ -158,6 +158,41 @@ def test_transfer_and_write_off_forms(client, manager, floor, backroom):
     assert not StockMovement.objects.filter(kind=MovementKind.WRITE_OFF).exists()
 
 
+def test_write_off_lines_are_checked_as_quantities_of_their_product(client, manager, floor):
+    rice, meat = ProductFactory(), ProductFactory(unit="kg")
+    stock_move_batch(moves=[Move(rice, floor, Decimal(10)), Move(meat, floor, Decimal(10))], kind=MovementKind.RECEIPT)
+    bad = client.post(
+        reverse("stock:write-off-new"),
+        {
+            "location": floor.pk,
+            "reason": "damaged",
+            "lines": f"{rice.barcode} 1.5\n{meat.barcode} 1.2345\n{rice.barcode} nan\n{meat.barcode} -1",
+        },
+    )
+    text = bad.content.decode()
+    assert bad.status_code == 200
+    assert f"Line 1: {rice.name} is sold by the piece: the quantity must be a whole number." in text
+    assert "Line 2: Quantity has more than three decimals." in text
+    assert "Line 3: Quantity must be a number." in text
+    assert "Line 4: Quantity must be more than zero." in text
+    assert not StockMovement.objects.filter(kind=MovementKind.WRITE_OFF).exists()
+
+
+def test_delisted_goods_pasted_from_a_sheet_are_written_off(client, manager, floor):
+    rice, meat = ProductFactory(), ProductFactory(unit="kg")
+    stock_move_batch(moves=[Move(rice, floor, Decimal(5)), Move(meat, floor, Decimal(5))], kind=MovementKind.RECEIPT)
+    rice.active = False
+    rice.save()
+    # A tab from a spreadsheet, and the full-width space of a Chinese input method.
+    response = client.post(
+        reverse("stock:write-off-new"),
+        {"location": floor.pk, "reason": "damaged", "lines": f"{rice.barcode}\t2\n{meat.barcode}\u30001.25"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert StockLevel.objects.get(product=rice, location=floor).on_hand == 3
+    assert StockLevel.objects.get(product=meat, location=floor).on_hand == Decimal("3.75")
+
+
 @pytest.mark.parametrize(
     "name", ["home", "receiving-list", "count-list", "replenishment", "near-expiry", "transfer-new", "write-off-new"]
 )

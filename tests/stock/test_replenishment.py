@@ -43,8 +43,10 @@ def below_safety(product, location, on_hand: int):
 def test_demand_is_the_28_day_sales_average(floor):
     product = ProductFactory()
     sold_per_day(product, floor, Decimal(3))
-    # Older sales are outside the window.
-    sales_daily_add(lines=[SoldLine(product.pk, floor.pk, timezone.localdate() - timedelta(days=40), 100, 1, 1)])
+    # Older sales are outside the window, and so is today, which is not over.
+    today = timezone.localdate()
+    for day in (today - timedelta(days=29), today - timedelta(days=40), today):
+        sales_daily_add(lines=[SoldLine(product.pk, floor.pk, day, Decimal(28), 1, 1)])
     assert expected_daily_demand(product, floor) == Decimal(3)
 
 
@@ -86,6 +88,21 @@ def test_rows_use_sales_on_hand_on_order_and_pack(floor, settings):
     assert (row.on_hand, row.on_order, row.daily_demand, row.pack) == (4, 5, 2, 12)
     # 2 × (3 + 7) + 10 - 4 - 5 = 21 -> 24 in cases of 12
     assert row.quantity == 24
+
+
+def test_an_order_counts_as_coming_only_to_the_location_it_is_delivered_to(floor, backroom):
+    product = ProductFactory(safety_stock=Decimal(10))
+    on_floor, in_backroom = below_safety(product, floor, on_hand=0), below_safety(product, backroom, on_hand=0)
+    purchase_order_create(supplier=product.supplier, location=floor, lines=[OrderLine(product, Decimal(50))])
+    rows = {row.suggestion: row for row in suggestion_rows([on_floor, in_backroom])}
+    assert (rows[on_floor].on_order, rows[on_floor].quantity) == (50, 0)
+    assert (rows[in_backroom].on_order, rows[in_backroom].quantity) == (0, 10)
+    assert rows[on_floor].out_of_stock_on_order and not rows[in_backroom].out_of_stock_on_order
+    # Ordering both: the backroom's suggestion gets its order, the floor's is skipped as covered.
+    result = suggestions_order(suggestions=[on_floor, in_backroom])
+    [order] = result.orders
+    assert (order.location, order.lines.get().quantity) == (backroom, 10)
+    assert [s for s, _reason in result.skipped] == [on_floor]
 
 
 def test_selected_suggestions_become_one_draft_order_per_supplier(floor, django_user_model):
