@@ -68,6 +68,9 @@ class Unit(models.TextChoices):
     KG = "kg", _("kg")
 
 
+QUANTITY_LIMIT = Decimal(10**9)  # a quantity sold or moved at once stays below this
+
+
 class Product(models.Model):
     barcode = models.CharField(_("barcode"), max_length=14, unique=True, validators=[validate_code])
     store_code = models.CharField(
@@ -128,12 +131,15 @@ class Product(models.Model):
         return self.unit == Unit.KG
 
     def quantity_problem(self, value: Decimal) -> str | None:
-        """Why `value` cannot be a quantity of this product sold or moved, or None: a positive number, whole for
-        goods sold by the piece, and to the gram at most (the three decimals every quantity column keeps)."""
+        """Why `value` cannot be a quantity of this product sold or moved, or None: a positive number below a
+        billion (what a basket's line holds), whole for goods sold by the piece, and to the gram at most (the three
+        decimals every quantity column keeps)."""
         if not value.is_finite():
             return str(_("Quantity must be a number."))
         if value <= 0:
             return str(_("Quantity must be more than zero."))
+        if value >= QUANTITY_LIMIT:  # a second barcode pasted as the quantity, say
+            return _("Quantity is too large: at most %(limit)s.") % {"limit": QUANTITY_LIMIT - 1}
         if not self.sold_by_weight and value != value.to_integral_value():
             return _("%(product)s is sold by the piece: the quantity must be a whole number.") % {"product": self.name}
         if value != quantity(value):

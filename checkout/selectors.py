@@ -150,12 +150,13 @@ def open_shift(register: Register) -> Shift | None:
     return Shift.objects.filter(register=register, closed_at__isnull=True).first()
 
 
-def last_sale_number(register: Register, cashier) -> str | None:
-    """For reprinting the receipt the customer just walked away without: the cashier's own last sale at the
-    register (another cashier's receipt is theirs to reprint)."""
-    return (
-        Sale.objects.filter(register=register, cashier=cashier).order_by("-pk").values_list("number", flat=True).first()
-    )
+def last_sale_number(register: Register, user) -> str | None:
+    """For reprinting the receipt the customer just walked away without: the register's last sale, or the user's
+    own last sale there for a user who may open only their own receipts (checkout.view_sale opens any)."""
+    sales = Sale.objects.filter(register=register)
+    if not user.has_perm("checkout.view_sale"):
+        sales = sales.filter(cashier=user)
+    return sales.order_by("-pk").values_list("number", flat=True).first()
 
 
 def sale_number_for_token(token) -> str | None:

@@ -291,6 +291,11 @@ def pay(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _basket_response(request, message=_form_errors(form), pay_form=form, state="error", status=422)
     cart, _held = _carts(request)
+    token = request.POST.get("token")
+    if token and token != str(cart.token):
+        # The panel paid for the basket on screen, and another is open now (a hold or recall got in first).
+        message = _("The sale on screen changed before the payment reached it: check the total and pay again.")
+        return _basket_response(request, message=message, state="error", pay_form=form, status=409)
     manager = form.cleaned_data["manager"] if form.cleaned_data.get("manager_username") else None
     try:
         result = services.cart_checkout(cart=cart, payments=form.payments(), user=request.user, approved_by=manager)

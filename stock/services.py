@@ -31,6 +31,7 @@ from supermarket.money import quantity, quantity_text
 from supermarket.sql import Statement, insert_all, max_params, rows_prepare
 
 ZERO = Decimal("0")
+LEDGER_LIMIT = Decimal(10**11)  # numeric(14, 3): the level and ledger columns
 
 
 class InsufficientStock(Exception):
@@ -261,8 +262,10 @@ def _move_batch(
     for move in moves:
         # The level and the ledger row would each round a fourth decimal on their own, and drift apart.
         amount = Decimal(move.quantity)  # an int is a whole quantity; a float is refused unless exact to the gram
-        if not amount.is_finite() or amount != quantity(amount):
-            raise ValueError(f"{move.quantity} of {move.product}: stock quantities have at most three decimals")
+        if not amount.is_finite() or abs(amount) >= LEDGER_LIMIT or amount != quantity(amount):
+            raise ValueError(
+                f"{move.quantity} of {move.product}: stock quantities have at most three decimals and 11 digits"
+            )
     if not moves:
         insert_all(*rows, before=along)
         return []

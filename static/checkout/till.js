@@ -84,12 +84,19 @@
       message("error", till.dataset.unexpected);
       return;
     }
-    // A refused payment comes with its panel, open, saying why; any other answer closes and empties the panel.
-    const panel = template.content.getElementById("pay-panel") || blankPay.cloneNode(true);
+    // A refused payment comes with its panel, open, saying why. An open panel stays open for its cart's new total
+    // (F9 pressed before the last scan's answer): the tender typed next goes to the payment, not to the scan
+    // field. Any other answer closes and empties the panel.
+    const answered = template.content.getElementById("pay-panel");
+    const kept = !answered && payOpen() && fresh.dataset.token === basket().dataset.token;
     basket().replaceWith(fresh);
-    payPanel().replaceWith(panel);
+    if (kept) {
+      payFor(fresh);
+    } else {
+      payPanel().replaceWith(answered || blankPay.cloneNode(true));
+    }
     if (window.htmx) window.htmx.process(fresh);
-    afterSwap(fresh);
+    afterSwap(fresh, kept);
   }
 
   function message(state, text) {
@@ -135,10 +142,11 @@
     if (next) select(next.dataset.line);
   }
 
-  function afterSwap(fresh) {
+  function afterSwap(fresh, payKept) {
     // The line just scanned becomes the chosen one, so F2/F3 act on what the cashier just saw appear.
     select(fresh.dataset.current || selectedLine);
     if (fresh.dataset.state === "error") beep();
+    if (payKept) return; // the cashier is typing in the panel: the focus stays where it is
     if (payOpen()) {
       const field = document.getElementById("manager-username") || document.getElementById("pay-cash");
       field.focus();
@@ -147,15 +155,24 @@
     }
   }
 
-  function openPay() {
-    const panel = payPanel();
-    // The basket on screen is what is paid for: its total, and its cart's token, which makes a retry one sale.
-    const total = basket().dataset.total;
-    panel.elements.token.value = basket().dataset.token;
-    document.getElementById("pay-total").textContent = total;
-    panel.hidden = false;
+  // The panel pays for the basket on screen: its total, and its cart's token, which makes a retry one sale and
+  // which the till checks is still the open cart's. Cash still holding the total filled in follows the new one.
+  function payFor(shown) {
     const cash = document.getElementById("pay-cash");
-    if (!cash.value) cash.value = total;
+    const total = document.getElementById("pay-total");
+    if (cash.value && cash.value === total.textContent.trim()) {
+      cash.value = shown.dataset.total;
+      if (document.activeElement === cash) cash.select();
+    }
+    total.textContent = shown.dataset.total;
+    payPanel().elements.token.value = shown.dataset.token;
+  }
+
+  function openPay() {
+    payFor(basket());
+    payPanel().hidden = false;
+    const cash = document.getElementById("pay-cash");
+    if (!cash.value) cash.value = basket().dataset.total;
     cash.focus();
     cash.select();
   }

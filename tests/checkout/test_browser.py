@@ -114,6 +114,20 @@ def test_cashier_scans_a_burst_pays_cash_and_gets_a_receipt(metrics_loaded, live
     page.wait_for_selector("#pay-cash:focus")
     assert page.input_value("#pay-cash") == str(total)
     assert page.inner_text("#pay-total") == str(total)
+
+    # A scan answered while the panel is open (F9 pressed before the last item's answer): the panel stays open for
+    # the new total, the focus stays in it, and the tender typed next goes to the payment.
+    page.evaluate(
+        "code => { document.getElementById('scan').value = code;"
+        " document.getElementById('scan-form').requestSubmit(); }",
+        b.barcode,
+    )
+    page.wait_for_function("() => document.querySelectorAll('#basket tr.line td.qty')[1].textContent === '2'")
+    total += Decimal("2.50")
+    assert page.is_visible("#pay-panel")
+    assert page.inner_text("#pay-total") == str(total)
+    assert page.input_value("#pay-cash") == str(total)
+    assert page.evaluate("document.activeElement.id") == "pay-cash"
     page.keyboard.type("50")
     page.keyboard.press("Enter")
     page.wait_for_url("**/receipt/")
@@ -123,6 +137,6 @@ def test_cashier_scans_a_burst_pays_cash_and_gets_a_receipt(metrics_loaded, live
     assert page.inner_text("#receipt-change") == f"¥{Decimal('50') - total}"
     assert page.locator(".receipt-line").count() == 13
 
-    sold = {a.pk: 3, b.pk: 1, c.pk: 1} | {p.pk: 1 for p in burst}
+    sold = {a.pk: 3, b.pk: 2, c.pk: 1} | {p.pk: 1 for p in burst}
     for product in products:
         assert StockLevel.objects.get(product=product, location=floor).on_hand == 20 - sold[product.pk]

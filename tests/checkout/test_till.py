@@ -230,6 +230,22 @@ def test_a_malformed_amount_says_why_above_the_basket_and_beside_its_field(till,
     assert Sale.objects.count() == 0
 
 
+def test_a_payment_typed_for_another_basket_is_refused_with_the_open_one_shown(till, stocked, register):
+    milk, bread = stocked(2)
+    till("scan/", code=milk.barcode)
+    shown = Cart.objects.get(status="open").token
+    till("hold/")  # a hold got in before the payment
+    till("scan/", code=bread.barcode)
+    response = till("pay/", cash="50", token=shown)
+    assert response.status_code == 409
+    assert b"The sale on screen changed" in response.content
+    assert Sale.objects.count() == 0
+    html = response.content.decode()
+    assert f'name="token" value="{Cart.objects.get(status="open").token}"' in html  # the panel, for the open cart
+    assert till("pay/", cash="50", token=Cart.objects.get(status="open").token).headers["HX-Redirect"]
+    assert Sale.objects.get().lines.get().product == bread
+
+
 def test_wallet_payment_needs_its_reference(till, stocked):
     (milk,) = stocked(1)
     till("scan/", code=milk.barcode)
@@ -278,6 +294,27 @@ def test_till_links_the_last_receipt_for_a_reprint(till, stocked, register):
     page = till.client.get("/checkout/")
     assert f'href="/checkout/sales/{number}/receipt/" id="last-receipt"'.encode() in page.content
     assert till.client.get(f"/checkout/sales/{number}/receipt/").status_code == 200
+
+
+def test_the_reprint_link_is_the_cashiers_own_last_sale_unless_they_may_open_any(
+    till, stocked, register, manager, sell
+):
+    from django.contrib.auth import get_user_model
+
+    from checkout.selectors import last_sale_number
+    from supermarket.roles import CASHIER, user_set_role
+
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    till("pay/", cash="5")
+    mine = Sale.objects.get().number
+    colleague = get_user_model().objects.create_user("cashier2")
+    user_set_role(user=colleague, role=CASHIER)
+    theirs = sell(register, [(milk, 1)], user=colleague).number
+    page = till.client.get("/checkout/").content.decode()
+    assert f'href="/checkout/sales/{mine}/receipt/" id="last-receipt"' in page  # not the colleague's, a 403
+    assert manager.has_perm("checkout.view_sale")
+    assert last_sale_number(register, manager) == theirs
 
 
 def test_a_scan_reads_and_writes_in_three_queries_however_long_the_basket(till, stocked, register):

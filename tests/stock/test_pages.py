@@ -166,7 +166,8 @@ def test_write_off_lines_are_checked_as_quantities_of_their_product(client, mana
         {
             "location": floor.pk,
             "reason": "damaged",
-            "lines": f"{rice.barcode} 1.5\n{meat.barcode} 1.2345\n{rice.barcode} nan\n{meat.barcode} -1",
+            "lines": f"{rice.barcode} 1.5\n{meat.barcode} 1.2345\n{rice.barcode} nan\n{meat.barcode} -1\n"
+            f"{rice.barcode} {meat.barcode}\n{meat.barcode} 1e30",
         },
     )
     text = bad.content.decode()
@@ -175,6 +176,8 @@ def test_write_off_lines_are_checked_as_quantities_of_their_product(client, mana
     assert "Line 2: Quantity has more than three decimals." in text
     assert "Line 3: Quantity must be a number." in text
     assert "Line 4: Quantity must be more than zero." in text
+    assert "Line 5: Quantity is too large: at most 999999999." in text  # a second barcode pasted as the quantity
+    assert "Line 6: Quantity is too large" in text
     assert not StockMovement.objects.filter(kind=MovementKind.WRITE_OFF).exists()
 
 

@@ -163,10 +163,12 @@ def test_a_document_with_more_lines_than_one_statement_can_carry_is_written_whol
     assert ledger_mismatches() == []
 
 
-@pytest.mark.parametrize("amount", [Decimal("1.2345"), Decimal("NaN"), Decimal("Infinity"), 0.1])
+@pytest.mark.parametrize(
+    "amount", [Decimal("1.2345"), Decimal("NaN"), Decimal("Infinity"), 0.1, Decimal(10**11), Decimal("1E+30")]
+)
 def test_a_quantity_the_ledger_cannot_keep_exactly_is_refused_and_nothing_moves(floor, amount):
     product = ProductFactory(unit="kg")
-    with pytest.raises(ValueError, match="at most three decimals"):
+    with pytest.raises(ValueError, match="at most three decimals and 11 digits"):
         stock_move_batch(moves=[Move(product, floor, amount)], kind=MovementKind.RECEIPT)
     assert not StockMovement.objects.exists()
     assert not StockLevel.objects.filter(on_hand__gt=0).exists()
