@@ -157,6 +157,9 @@ def receipt_line_update(
     if quantity == 0:
         line.delete()
         return line
+    problem = line.product.quantity_problem(quantity)  # whole for goods sold by the piece, grams at most
+    if problem:
+        raise ValidationError(problem)
     line.quantity = quantity
     if line.product.lot_tracked:
         line.lot_code, line.expiry_date = (lot_code or "").strip(), expiry_date

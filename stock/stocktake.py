@@ -104,11 +104,13 @@ def count_add(*, session: CountSession, code: str, quantity: Decimal | None = No
     """
     session = _locked_open(session)
     product, scanned_quantity, _lot, _expiry = read_scanned_code(code)
-    if quantity is not None and quantity <= 0:
+    if quantity is not None and quantity.is_finite() and quantity <= 0:
         raise ValidationError(
             _("%(product)s: a counted quantity must be more than zero (use undo to take a count back).")
             % {"product": product.name}
         )
+    if quantity is not None and (problem := product.quantity_problem(quantity)):
+        raise ValidationError(problem)  # whole for goods sold by the piece, grams at most
     scope = _category_ids(session)
     if scope is not None and product.category_id not in scope:
         raise ValidationError(

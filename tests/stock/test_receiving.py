@@ -235,3 +235,12 @@ def test_order_lines_are_checked_before_anything_is_written(supplier, floor):
     with pytest.raises(ValidationError, match="still a draft"):
         receipt_start(order=order)
     assert Product.objects.get(pk=product.pk).purchase_price == product.purchase_price
+
+
+def test_a_typed_quantity_received_is_whole_for_goods_sold_by_the_piece(floor):
+    rice = ProductFactory()
+    receipt = receipt_start(location=floor, reason="delivery without an order")
+    receipt_scan(receipt=receipt, code=rice.barcode)
+    with pytest.raises(ValidationError, match="sold by the piece: the quantity must be a whole number"):
+        receipt_line_update(line=receipt.lines.get(), quantity=Decimal("2.5"))
+    assert receipt.lines.get().quantity == 1

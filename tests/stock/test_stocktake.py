@@ -91,6 +91,8 @@ def test_negative_counts_and_unknown_codes_are_refused(floor):
         count_add(session=session, code=product.barcode, quantity=Decimal(-2))
     with pytest.raises(ValidationError, match="No product has the code"):
         count_add(session=session, code=ean13(987_654))
+    with pytest.raises(ValidationError, match="sold by the piece: the quantity must be a whole number"):
+        count_add(session=session, code=product.barcode, quantity=Decimal("1.5"))  # a typo for 15
     assert not CountLine.objects.exists()
 
 
