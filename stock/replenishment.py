@@ -123,9 +123,8 @@ def suggestion_rows(suggestions: Iterable[ReplenishmentSuggestion]) -> list[Sugg
         product = suggestion.product
         demand = expected_daily_demand(product, suggestion.location)
         have = on_hand.get((product.pk, suggestion.location_id), ZERO)
-        coming = on_order.get(
-            (product.pk, suggestion.location_id), ZERO
-        )  # what comes to another location does not count
+        # What is on its way to another location does not count.
+        coming = on_order.get((product.pk, suggestion.location_id), ZERO)
         pack = packs.get(product.pk, 1)
         quantity = suggested_quantity(
             daily_demand=demand,
