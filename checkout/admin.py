@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -107,6 +108,14 @@ class PromotionForm(forms.ModelForm):
             self.add_error("products", _("Choose at least one product, or apply the promotion to the whole store."))
         if scope == Promotion.Scope.CATEGORIES and not data.get("categories"):
             self.add_error("categories", _("Choose at least one category, or apply the promotion to the whole store."))
+        if self.instance.pk is not None and transaction.get_connection().in_atomic_block:
+            # The admin validates and saves in one transaction. Holding the row from here, a sale cannot claim
+            # units between Promotion.clean's check of the limit against what has sold and the save: it waits,
+            # then finds the new limit (checkout.promotions.promotion_claim).
+            rows = Promotion.objects.select_for_update().filter(pk=self.instance.pk)
+            sold = rows.values_list("quantity_sold", flat=True).first()
+            if sold is not None:
+                self.instance.quantity_sold = sold
         return data
 
 

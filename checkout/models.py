@@ -279,6 +279,9 @@ class CartLine(models.Model):
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
     # Set when a scale label carries the line's price: the label's amount is charged, not quantity × price.
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    # Set when a manager overrode the price: the line's amount is then quantity × this unit price, and it is the
+    # unit price on the receipt.
+    unit_price = models.DecimalField(_("overridden unit price"), max_digits=10, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name = _("cart line")

@@ -49,7 +49,8 @@ def sale_void(*, sale: Sale, register: Register, user, approved_by) -> Return:
 @transaction.atomic
 def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, approved_by) -> CartLine:
     """Charge a cart line at a manager's unit price. The line then keeps its amount like a scale label does (its
-    quantity is fixed; void it to change). Refuses prices below zero or with more than 2 decimals."""
+    quantity is fixed; void it to change), and the price is the line's unit price on the till and the receipt.
+    Refuses prices below zero or with more than 2 decimals."""
     line = CartLine.objects.select_for_update().select_related("product").filter(cart=cart, pk=line_id).first()
     if line is None:
         raise CheckoutError(_("That line is no longer in this sale."), field="line")
@@ -57,7 +58,8 @@ def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, 
         raise CheckoutError(_("Enter a price of zero or more with at most 2 decimals."), field="unit_price")
     old = line.amount if line.amount is not None else money(line.product.selling_price * line.quantity)
     line.amount = money(unit_price * line.quantity)
-    line.save(update_fields=["amount"])
+    line.unit_price = unit_price
+    line.save(update_fields=["amount", "unit_price"])
     override_record(
         kind=OverrideKind.PRICE,
         requested_by=user,

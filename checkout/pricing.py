@@ -46,12 +46,13 @@ class PromotionSoldOut(CheckoutError):
 
 @dataclass(frozen=True)
 class LineInput:
-    """What is being sold: a product, how much, and the amount a scale label fixed (if any)."""
+    """What is being sold: a product, how much, and the amount a scale label or a manager's price fixed (if any)."""
 
     product: Product
     quantity: Decimal
     amount: Decimal | None = None
     code: str = ""
+    unit_price: Decimal | None = None  # a manager's price in place of the shelf price (with `amount` to match)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def price_lines(lines: Iterable[LineInput], *, now: datetime | None = None) -> T
                 product=product,
                 code=line.code,
                 quantity=line.quantity,
-                unit_price=product.selling_price,
+                unit_price=product.selling_price if line.unit_price is None else line.unit_price,
                 amount=amount,
                 tax=tax_included(amount, product.tax_rate),
                 cost=(product.purchase_price * line.quantity).quantize(Decimal("0.0001")),

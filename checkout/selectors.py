@@ -58,7 +58,8 @@ class BasketLine:
     pk: int
     priced: PricedLine
     on_hand_after: Decimal
-    label_priced: bool
+    label_priced: bool  # the amount is a scale label's
+    overridden: bool  # the price is a manager's
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,16 @@ def cart_lines(cart: Cart) -> list[CartLine]:
 
 
 def cart_inputs(lines: Iterable[CartLine]) -> list[LineInput]:
-    return [LineInput(product=ln.product, quantity=ln.quantity, amount=ln.amount, code=ln.code) for ln in lines]
+    return [
+        LineInput(product=ln.product, quantity=ln.quantity, amount=ln.amount, code=ln.code, unit_price=ln.unit_price)
+        for ln in lines
+    ]
 
 
 # The basket and the register's carts are read at every scan, so they are written as SQL: compiling the ORM's
 # queries with their subqueries cost as much as running them. Raw querysets still convert each model column.
 _BASKET_SQL = (
-    "SELECT cl.id, cl.cart_id, cl.product_id, cl.code, cl.quantity, cl.amount,"
+    "SELECT cl.id, cl.cart_id, cl.product_id, cl.code, cl.quantity, cl.amount, cl.unit_price,"
     " (SELECT COALESCE(SUM(lv.on_hand), 0) FROM {levels} lv"
     "  WHERE lv.product_id = cl.product_id AND lv.location_id = %s) AS on_hand"
     " FROM {lines} cl WHERE cl.cart_id = %s ORDER BY cl.id"
@@ -108,7 +112,8 @@ def basket(cart: Cart) -> Basket:
             pk=ln.pk,
             priced=priced,
             on_hand_after=quantity(ln.on_hand) - in_cart[ln.product_id],
-            label_priced=ln.amount is not None,
+            label_priced=ln.amount is not None and ln.unit_price is None,
+            overridden=ln.unit_price is not None,
         )
         for ln, priced in zip(lines, totals.lines, strict=True)
     ]

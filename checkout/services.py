@@ -548,8 +548,15 @@ def _cart_line(cart: Cart, line_id: int) -> CartLine:
 
 @transaction.atomic
 def cart_set_quantity(*, cart: Cart, line_id: int, quantity: Decimal) -> CartLine:
-    """Change a line's quantity (not for scale labels, whose price is fixed by the label)."""
+    """Change a line's quantity (not for scale labels, whose price is fixed by the label, nor for a manager's
+    price, which was approved for the quantity on the line)."""
     line = _cart_line(cart, line_id)
+    if line.unit_price is not None:
+        raise CheckoutError(
+            _("A manager set the price of %(product)s for this quantity: void the line and scan it again.")
+            % {"product": line.product.name},
+            field="quantity",
+        )
     if line.amount is not None:
         raise CheckoutError(
             _("%(product)s was priced by its scale label: void it and scan the label again.")

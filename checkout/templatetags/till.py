@@ -38,6 +38,7 @@ def till_line(line, position: int) -> SafeString:
         "pk": line.pk,
         "name": priced.product.name,
         "label_priced": line.label_priced,
+        "overridden": line.overridden,
         "promotion": priced.promotion,
         "saving": priced.saving,
         "note": priced.note,

@@ -3,14 +3,20 @@ import random
 import threading
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.forms import model_to_dict
 from django.test import Client
+from django.utils import timezone
 
-from checkout.models import Payment, Sale, SaleLine
+from checkout.admin import PromotionForm
+from checkout.models import Payment, Promotion, Sale, SaleLine
+from checkout.pricing import PromotionSoldOut
+from checkout.promotions import promotion_claim
 from checkout.services import api_token_for
 from reports.models import SalesDaily
 from stock.models import StockLevel, StockMovement
@@ -85,13 +91,17 @@ def test_many_clients_retrying_every_token_make_exactly_one_sale_each(cashier, s
     assert ledger_mismatches() == []
 
 
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0]
+
+
 def _wait_for_lock_waiters(count: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
-            if cursor.fetchone()[0] >= count:
-                return
+        if _lock_waiters() >= count:
+            return
         time.sleep(0.02)
     raise AssertionError(f"{count} requests never waited for the stock row")
 
@@ -139,3 +149,51 @@ def test_a_duplicate_waiting_for_the_stock_the_first_request_took_gets_the_first
     assert Sale.objects.count() == 1
     assert StockLevel.objects.get(pk=level.pk).on_hand == 0
     assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_promotional_limit_lowered_while_a_sale_claims_units_is_either_refused_or_holds(stocked):
+    """The admin checks the new limit against what has sold and saves it in one transaction. A sale claiming units
+    in between waits for that save, then finds the lower limit: it is refused, and the save never fails on the
+    database's check (which was a server error)."""
+    (product,) = stocked(1)
+    now = timezone.now()
+    promotion = Promotion.objects.create(
+        name="限量特价",
+        kind=Promotion.Kind.FIXED_PRICE,
+        value=Decimal("1.00"),
+        scope=Promotion.Scope.PRODUCTS,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(days=1),
+        quantity_limit=Decimal(30),
+        quantity_sold=Decimal(10),
+    )
+    promotion.products.set([product])
+    data = {**model_to_dict(promotion, fields=PromotionForm.Meta.fields), "quantity_limit": "20"}
+    data["products"] = [product.pk]
+    claimed = []
+
+    def claim():
+        try:
+            with transaction.atomic():
+                promotion_claim(claims={promotion.pk: Decimal(15)})
+            claimed.append("claimed")
+        except PromotionSoldOut as exc:
+            claimed.append(exc)
+        finally:
+            connection.close()
+
+    sale = threading.Thread(target=claim)
+    with transaction.atomic():  # as the admin's change view
+        form = PromotionForm(data, instance=promotion)
+        assert form.is_valid(), form.errors
+        sale.start()
+        deadline = time.monotonic() + 5
+        while sale.is_alive() and time.monotonic() < deadline and not _lock_waiters():
+            time.sleep(0.02)
+        form.save()
+    sale.join()
+
+    assert len(claimed) == 1 and isinstance(claimed[0], PromotionSoldOut), claimed
+    promotion.refresh_from_db()
+    assert (promotion.quantity_limit, promotion.quantity_sold) == (20, 10)

@@ -36,7 +36,7 @@ def basket_line(*, unit_price="4.50", quantity="1", on_hand_after="9", promotion
         saving=Decimal(saving),
         promotion=promotion,
     )
-    return BasketLine(pk=7, priced=priced, on_hand_after=Decimal(on_hand_after), label_priced=False)
+    return BasketLine(pk=7, priced=priced, on_hand_after=Decimal(on_hand_after), label_priced=False, overridden=False)
 
 
 def cell(html: str, name: str) -> str:

@@ -92,6 +92,37 @@ def test_a_price_override_charges_the_managers_price_and_is_recorded(till, users
     assert f"{product.selling_price} → 0.50" in record.detail
 
 
+def test_a_managers_price_is_shown_as_such_kept_for_its_quantity_and_printed_on_the_receipt(
+    till, users, register, store
+):
+    product = store["product"]
+    for _ in range(2):
+        till.post(reverse("checkout:scan"), {"code": product.barcode}, HTTP_HX_REQUEST="true")
+    line = CartLine.objects.get(cart__register=register, cart__status="open")
+    approved = till.post(
+        reverse("checkout:override"), manager_approval(kind=OverrideKind.PRICE, line=line.pk, unit_price="0.50")
+    )
+    assert approved.status_code == 302
+    page = till.get(reverse("checkout:till")).content.decode()
+    row = page[page.index(f'data-line="{line.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "(manager's price)" in row and "(scale label)" not in row
+    assert '<td class="num price">0.50</td>' in row and '<td class="num amount">1.00</td>' in row
+
+    refused = till.post(reverse("checkout:line-quantity"), {"line": line.pk, "quantity": "3"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 422
+    assert "A manager set the price of" in refused.content.decode()
+    line.refresh_from_db()
+    assert (line.quantity, line.amount) == (2, Decimal("1.00"))
+
+    cart = Cart.objects.get(register=register, status="open")
+    sale = cart_checkout(cart=cart, payments=[PaymentInput("cash", Decimal("1.00"))], user=users[CASHIER]).sale
+    sold = sale.lines.get()
+    assert (sold.unit_price, sold.quantity, sold.amount) == (Decimal("0.50"), 2, Decimal("1.00"))
+    receipt = till.get(reverse("checkout:receipt", args=[sale.number])).content.decode()
+    assert '<td class="num">0.50</td><td class="num">1.00</td>' in receipt
+
+
 def test_a_price_with_more_than_two_decimals_is_refused(users, register, store):
     cart = cart_start(register=register, user=users[CASHIER])
     line = CartLine.objects.create(cart=cart, product=store["product"], quantity=Decimal(1))
