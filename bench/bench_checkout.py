@@ -235,7 +235,7 @@ def main() -> None:
 
     client = till_client(user, register)
     started = time.perf_counter()
-    response = client.post("/checkout/shift/close/", {"counted_cash": "1000.00"})
+    response = client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": "1000.00"})
     report = client.get(response.url)
     close_ms = (time.perf_counter() - started) * 1000
     assert report.status_code == 200 and b"expected-cash" in report.content

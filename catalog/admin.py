@@ -1,7 +1,9 @@
 from functools import wraps
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -15,13 +17,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import is_historic
 
 from catalog import gtin
 from catalog.imports import uploads
 from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
 from catalog.resources import ProductResource
-from stock.selectors import on_hand_subquery
+from stock.selectors import lot_stock_exists, on_hand_subquery
 from supermarket.jobs import JobsUnavailable
 
 REPORTS_PERMISSION = "reports.view_salesdaily"  # who may open the report pages (supermarket.access)
@@ -45,6 +48,13 @@ class ProductBarcodeInline(admin.TabularInline):
     extra = 0
 
 
+def _keep_current_cost(product: Product, products) -> None:
+    """Give a past version of a product the current row's purchase price (a deleted product keeps its own)."""
+    current = products.filter(pk=product.pk).values_list("purchase_price", flat=True).first()
+    if current is not None:
+        product.purchase_price = current
+
+
 def _queue_needed(view):
     """An import page that finds the job queue (Redis, which also keeps the uploads' states) unreachable sends the
     user back to the product list with the reason, instead of failing."""
@@ -61,8 +71,22 @@ def _queue_needed(view):
     return wrapper
 
 
+class ProductAdminForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        stored = self.instance.pk and Product.objects.filter(pk=self.instance.pk, lot_tracked=True).exists()
+        if stored and data.get("lot_tracked") is False and lot_stock_exists(self.instance.pk):
+            # Stock in lot rows would be out of reach: sales and moves of an untracked product use its no-lot row.
+            self.add_error(
+                "lot_tracked",
+                _("Some of this product's stock is still in lots: sell, write off or count it to zero first."),
+            )
+        return data
+
+
 @admin.register(Product)
 class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
+    form = ProductAdminForm
     list_display = [
         "barcode",
         "name",
@@ -112,6 +136,27 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
             "forecast_link": request.user.has_perm(REPORTS_PERMISSION),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # Reverting to a past version (simple-history's form) restores what a buyer edits, not the cost:
+    # purchase_price is the moving average that receipts keep (stock.receiving), so it stays as it is now.
+    # The history form's instance is the past version, recognised by is_historic().
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "purchase_price"] if is_historic(obj) else fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if is_historic(obj):
+            _keep_current_cost(obj, Product.objects.all())  # shown read-only as it stands now
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not is_historic(obj):
+            return super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            # Read under the row lock: a receipt posted since the form was shown may have moved the cost.
+            _keep_current_cost(obj, Product.objects.select_for_update())
+            super().save_model(request, obj, form, change)
 
     @admin.display(description=_("on hand"), ordering="total_on_hand")
     def on_hand(self, obj):

@@ -48,10 +48,16 @@ def _variable_measure(code: str) -> Scan | None:
     if product is None:
         raise UnknownCode(_("Scale label %(code)s: no product has store code %(item)s.") % {"code": code, "item": item})
     if layout["kind"] == "weight":
-        return Scan(product=product, code=code, quantity=quantity(value), amount=money(value * product.selling_price))
-    if product.sold_by_weight and product.selling_price:
-        return Scan(product=product, code=code, quantity=quantity(value / product.selling_price), amount=money(value))
-    return Scan(product=product, code=code, quantity=Decimal(1), amount=money(value))
+        scan = Scan(product=product, code=code, quantity=quantity(value), amount=money(value * product.selling_price))
+    elif product.sold_by_weight and product.selling_price:
+        scan = Scan(product=product, code=code, quantity=quantity(value / product.selling_price), amount=money(value))
+    else:
+        scan = Scan(product=product, code=code, quantity=Decimal(1), amount=money(value))
+    if scan.quantity <= 0 or scan.amount <= 0:  # the scale printed an empty pan, or a price below a gram's worth
+        raise gtin.InvalidCode(
+            _("Scale label %(code)s carries no weight or amount: weigh the item again.") % {"code": code}
+        )
+    return scan
 
 
 def product_lookup(code: str, *, include_inactive: bool = False) -> Scan:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +29,7 @@ class ShiftOpenForm(forms.Form):
 
 
 class ShiftCloseForm(forms.Form):
+    shift = forms.IntegerField(widget=forms.HiddenInput)  # the shift the page showed, not whichever is open now
     counted_cash = _amount(_("Counted cash"), required=True)
 
 
@@ -56,6 +58,14 @@ class ManagerApprovalForm(forms.Form):
         username, password = data.get("manager_username"), data.get("manager_password")
         if username or password:
             manager = authenticate(self.request, username=username, password=password)
+            if manager is None and getattr(self.request, "axes_locked_out", False):
+                # django-axes locks the name at this till after too many wrong passwords and would answer with its
+                # lockout page, which the till cannot show: the form says so instead (the name stays locked).
+                self.request.axes_locked_out = False
+                raise forms.ValidationError(
+                    _("Too many wrong passwords for %(user)s: wait %(minutes)s minutes, or ask another manager.")
+                    % {"user": username, "minutes": round(settings.AXES_COOLOFF_TIME * 60)}
+                )
             if manager is None:
                 raise forms.ValidationError(_("Wrong manager name or password."))
             if not manager.has_perm(self.permission):
@@ -79,9 +89,7 @@ class PayForm(ManagerApprovalForm):
         for method in ("wechat", "alipay"):
             if data.get(method) and not data.get(f"{method}_reference"):
                 self.add_error(f"{method}_reference", _("Enter the wallet's transaction reference."))
-        if not any(data.get(m) for m in ("cash", "card", "wechat", "alipay")):
-            raise forms.ValidationError(_("Enter at least one payment."))
-        return data
+        return data  # no payment at all is for the service to judge: a basket a manager priced at ¥0 needs none
 
     def payments(self) -> list[PaymentInput]:
         data = self.cleaned_data

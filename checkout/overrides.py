@@ -19,11 +19,13 @@ from supermarket.money import money, quantity_text
 from supermarket.overrides import override_check, override_record
 
 ZERO = Decimal("0")
+LINE_AMOUNT_LIMIT = Decimal(10) ** 10  # a line's amount holds 12 digits, 2 of them after the point
 
 
 @transaction.atomic
 def sale_void(*, sale: Sale, register: Register, user, approved_by) -> Return:
-    """Take back everything still unreturned on a completed sale and refund it by the sale's first payment method.
+    """Take back everything still unreturned on a completed sale and refund it by the methods it was paid with
+    (checkout.services.refunds_as_paid: a card gets back what it paid, cash the rest).
 
     Needs supermarket.approve_void_sale on approved_by (OverrideRefused); CheckoutError if nothing is left.
     Goes through sale_return, so stock, rollups and the refund are those of a full return.
@@ -33,11 +35,10 @@ def sale_void(*, sale: Sale, register: Register, user, approved_by) -> Return:
     left = {line.pk: line.quantity - returned.get(line.pk, (ZERO, ZERO))[0] for line in sale.lines.all()}
     if not any(left.values()):
         raise CheckoutError(_("Sale %(number)s has already been returned in full.") % {"number": sale.number})
-    payment = sale.payments.order_by("pk").first()
     return sale_return(
         sale=sale,
         quantities=left,
-        refund_method=payment.method,
+        as_paid=True,
         register=register,
         user=user,
         approved_by=approved_by,
@@ -56,6 +57,12 @@ def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, 
         raise CheckoutError(_("That line is no longer in this sale."), field="line")
     if unit_price < 0 or unit_price.as_tuple().exponent < -2:
         raise CheckoutError(_("Enter a price of zero or more with at most 2 decimals."), field="unit_price")
+    if money(unit_price * line.quantity) >= LINE_AMOUNT_LIMIT:  # a barcode scanned into the price field, say
+        raise CheckoutError(
+            _("At %(price)s the line would come to more than %(limit)s: check the price.")
+            % {"price": unit_price, "limit": LINE_AMOUNT_LIMIT - 1},
+            field="unit_price",
+        )
     old = line.amount if line.amount is not None else money(line.product.selling_price * line.quantity)
     line.amount = money(unit_price * line.quantity)
     line.unit_price = unit_price

@@ -154,8 +154,6 @@ def sale_complete(
             raise CheckoutError(
                 _("%(name)s is inactive and cannot be sold.") % {"name": line.product.name}, field=f"lines[{i}].code"
             )
-    if not payments:
-        raise CheckoutError(_("A sale needs at least one payment."), field="payments")
     if approved_by is not None:
         _require_permission(
             approved_by, "checkout.override_expired", _("Only a manager can allow expired stock to be sold.")
@@ -163,6 +161,8 @@ def sale_complete(
     if not register.active:
         raise CheckoutError(_("Register %(code)s is not in use.") % {"code": register.code}, field="register")
     totals = price_lines(lines)
+    if not payments and totals.total:  # a sale at ¥0 (every line given away by a manager) takes no payment
+        raise CheckoutError(_("A sale needs at least one payment."), field="payments")
     paid = tender(totals.total, payments)
     write = _SaleWrite(sale_id, client_token, fingerprint, register, totals, payments, paid, user, approved_by)
     try:
@@ -311,19 +311,39 @@ class _SaleWrite:
         return SaleResult(sale, created=True, lines=lines, payments=payments)
 
 
+def refunds_as_paid(sale: Sale, total: Decimal) -> list[tuple[str, Decimal]]:
+    """How `total` goes back to a customer by the methods the sale was paid with: each card or wallet up to what it
+    took less what was refunded to it already, and the rest in cash."""
+    left: dict[str, Decimal] = {}
+    for method, amount in sale.payments.values_list("method", "amount"):
+        left[method] = left.get(method, ZERO) + amount
+    for method, amount in Refund.objects.filter(ret__sale=sale).values_list("method", "amount"):
+        left[method] = left.get(method, ZERO) - amount
+    refunds, rest = [], total
+    for method, amount in left.items():
+        if method != PaymentMethod.CASH and amount > 0 and rest > 0:
+            refunds.append((method, min(amount, rest)))
+            rest -= min(amount, rest)
+    if rest > 0:
+        refunds.append((PaymentMethod.CASH, rest))
+    return refunds
+
+
 @transaction.atomic
 def sale_return(
     *,
     sale: Sale,
     quantities: dict[int, Decimal],
-    refund_method: str,
+    refund_method: str = "",
     register: Register,
     user,
     approved_by,
     reference: str = "",
     override: str = OverrideKind.REFUND,
+    as_paid: bool = False,
 ) -> Return:
-    """Take back goods from a sale, whole or partly, and record the refund by method.
+    """Take back goods from a sale, whole or partly, and record the refund by `refund_method`, or with `as_paid`
+    by the methods the sale was paid with (refunds_as_paid: a void).
 
     Needs checkout.add_return on approved_by (a manager) and records the approval as a manager override
     of kind `override` (a refund, or a void when sale_void returns everything). Locks the sale row so that two returns
@@ -334,7 +354,7 @@ def sale_return(
     rollups get negative lines.
     """
     _require_permission(approved_by, "checkout.add_return", _("A return needs a manager's approval."))
-    if refund_method not in PaymentMethod.values:
+    if not as_paid and refund_method not in PaymentMethod.values:
         raise CheckoutError(_("Choose how the refund is paid."), field="refund_method")
     sale = Sale.objects.select_for_update().get(pk=sale.pk)
     sale_lines = {line.pk: line for line in SaleLine.objects.filter(sale=sale).select_related("product")}
@@ -365,7 +385,8 @@ def sale_return(
         priced.append((line, qty, amount))
     shift = None
     if not register.online:
-        shift = Shift.objects.filter(register=register, closed_at__isnull=True).first()
+        # Held as a sale holds it: a close waits for the refund to be in its Z-report, or the return finds it closed.
+        shift = Shift.objects.select_for_update(no_key=True).filter(register=register, closed_at__isnull=True).first()
         if shift is None:
             raise NoOpenShift(register)
     total = sum((a for _line, _q, a in priced), ZERO)
@@ -378,7 +399,10 @@ def sale_return(
         tax=sum((tax_included(a, line.product.tax_rate) for line, _q, a in priced), ZERO),
     )
     ReturnLine.objects.bulk_create(ReturnLine(ret=ret, sale_line=line, quantity=q, amount=a) for line, q, a in priced)
-    Refund.objects.create(ret=ret, method=refund_method, amount=total, reference=reference)
+    refunds = refunds_as_paid(sale, total) if as_paid else [(refund_method, total)]
+    Refund.objects.bulk_create(
+        Refund(ret=ret, method=method, amount=amount, reference=reference) for method, amount in refunds if amount
+    )
     override_record(
         kind=override,
         requested_by=user,
@@ -584,7 +608,9 @@ def cart_hold(*, cart: Cart) -> None:
 
 @transaction.atomic
 def cart_recall(*, register: Register, cart_id: int, user) -> Cart:
-    """Bring a held cart back; the cart open now is held in its place (or dropped if empty)."""
+    """Bring a held cart back; the cart open now is held in its place (or dropped if empty). The register's row is
+    locked first: two tabs recalling at once take turns, and the second holds the cart the first recalled."""
+    Register.objects.select_for_update(no_key=True).filter(pk=register.pk).first()
     held = Cart.objects.select_for_update().filter(pk=cart_id, register=register, status=Cart.Status.HELD).first()
     if held is None:
         raise CheckoutError(_("That held sale is no longer waiting."), field="cart")

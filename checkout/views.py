@@ -317,7 +317,11 @@ def receipt(request: HttpRequest, number: str) -> HttpResponse:
     sale = sale_by_number(number)
     if sale is None:
         raise Http404(_("No sale has this number."))
-    return render(request, "checkout/receipt.html", {"sale": sale, "returned": returned_so_far(sale)})
+    returned = returned_so_far(sale)
+    in_full = bool(returned) and all(
+        line.pk in returned and returned[line.pk][0] >= line.quantity for line in sale.lines.all()
+    )
+    return render(request, "checkout/receipt.html", {"sale": sale, "returned": returned, "returned_in_full": in_full})
 
 
 @require_POST
@@ -330,6 +334,8 @@ def shift_open_view(request: HttpRequest) -> HttpResponse:
                 register=request.register, opening_float=form.cleaned_data["opening_float"], user=request.user
             )
         except CheckoutError as exc:
+            if open_shift(request.register) is not None:  # opened a moment ago: the button pressed twice
+                return redirect("checkout:till")
             form.add_error(None, exc.message)
     if form.errors:
         return render(request, "checkout/shift_open.html", {"register": request.register, "form": form}, status=422)
@@ -338,18 +344,29 @@ def shift_open_view(request: HttpRequest) -> HttpResponse:
 
 @till_view
 def shift_close_view(request: HttpRequest) -> HttpResponse:
-    shift = open_shift(request.register)
-    if shift is None:
-        return redirect("checkout:till")
+    """The close form names the shift it showed. Sent again (the button pressed twice, the back button, a second
+    tab), it leads to that shift's Z-report: it never closes the shift opened since."""
     form = ShiftCloseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        shift = Shift.objects.filter(pk=form.cleaned_data["shift"], register=request.register).first()
+        if shift is None:
+            return redirect("checkout:till")
         try:
             services.shift_close(shift=shift, counted_cash=form.cleaned_data["counted_cash"], user=request.user)
         except CheckoutError as exc:
-            form.add_error(None, exc.message)
-        else:
-            return redirect("checkout:shift-report", pk=shift.pk)
-    return render(request, "checkout/shift_close.html", {"form": form, "report": shift_report(shift)})
+            if exc.field != "shift":  # closed already: its Z-report, as after closing it
+                form.add_error(None, exc.message)
+                return _shift_close_page(request, form, shift)
+        return redirect("checkout:shift-report", pk=shift.pk)
+    shift = open_shift(request.register)
+    if shift is None:
+        return redirect("checkout:till")
+    return _shift_close_page(request, form if form.is_bound else ShiftCloseForm(initial={"shift": shift.pk}), shift)
+
+
+def _shift_close_page(request: HttpRequest, form: ShiftCloseForm, shift: Shift) -> HttpResponse:
+    context = {"form": form, "report": shift_report(shift)}
+    return render(request, "checkout/shift_close.html", context, status=422 if form.errors else 200)
 
 
 @login_required(login_url=LOGIN_URL)

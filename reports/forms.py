@@ -9,6 +9,24 @@ from checkout.models import Register
 from stock.models import Location
 
 MAX_RANGE_DAYS = 3 * 366
+# Reports reach back a year before the start (same weekday last year) and ten years before the end (slow
+# movers), and draw their dates on charts: far dates overflow date arithmetic and Matplotlib. No store has
+# sales before 2000 nor plans reports more than a year ahead.
+EARLIEST_DATE = date(2000, 1, 1)
+
+
+def latest_date() -> date:
+    return timezone.localdate() + timedelta(days=365)
+
+
+def date_in_range(value: date | None) -> date | None:
+    """The value, if a report can use it; a ValidationError naming the allowed range otherwise."""
+    if value is not None and not EARLIEST_DATE <= value <= latest_date():
+        raise forms.ValidationError(
+            _("%(date)s is outside the dates reports cover: from %(earliest)s to %(latest)s.")
+            % {"date": value.isoformat(), "earliest": EARLIEST_DATE.isoformat(), "latest": latest_date().isoformat()}
+        )
+    return value
 
 
 class ReportFilterForm(forms.Form):
@@ -28,11 +46,19 @@ class ReportFilterForm(forms.Form):
     )
     days = forms.IntegerField(label=_("Days without sale"), min_value=1, max_value=3650, required=False)
 
+    def clean_start(self) -> date | None:
+        return date_in_range(self.cleaned_data.get("start"))
+
+    def clean_end(self) -> date | None:
+        return date_in_range(self.cleaned_data.get("end"))
+
     def clean(self):
         data = super().clean()
+        if self.has_error("start") or self.has_error("end"):
+            return data
         today = timezone.localdate()
         data["end"] = data.get("end") or today
-        data["start"] = data.get("start") or data["end"] - timedelta(days=29)
+        data["start"] = data.get("start") or max(data["end"] - timedelta(days=29), EARLIEST_DATE)
         data["days"] = data.get("days") or 30
         if data["end"] < data["start"]:
             raise forms.ValidationError(_("The end date is before the start date."))
@@ -49,4 +75,4 @@ class ForecastRunForm(forms.Form):
     )
 
     def clean_history_end(self) -> date:
-        return self.cleaned_data.get("history_end") or timezone.localdate() - timedelta(days=1)
+        return date_in_range(self.cleaned_data.get("history_end")) or timezone.localdate() - timedelta(days=1)

@@ -63,6 +63,25 @@ def _margin(row) -> None:
     row.margin_percent = _share(row.margin, row.amount) if row.amount else None
 
 
+def category_paths() -> dict[int, str]:
+    """Every category's full path as Category.__str__ writes it ("饮料 / 其他"), in one query.
+
+    Reports name categories by path: leaf names repeat ("饮料 / 其他", "零食 / 其他").
+    """
+    categories = {pk: (name, parent_id) for pk, name, parent_id in Category.objects.values_list("pk", "name", "parent")}
+    paths: dict[int, str] = {}
+
+    def path(pk: int) -> str:
+        if pk not in paths:
+            name, parent_id = categories[pk]
+            paths[pk] = f"{path(parent_id)} / {name}" if parent_id else name
+        return paths[pk]
+
+    for pk in categories:
+        path(pk)
+    return paths
+
+
 def _sales(start: date, end: date, location: Location | None, model=SalesDaily):
     if end < start:
         raise ValueError(_("The end date is before the start date."))
@@ -81,9 +100,9 @@ def sales_by_category(*, start: date, end: date, location: Location | None = Non
         .annotate(quantity=Sum("quantity"), amount=Sum("amount"), cost=Sum("cost"))
         .order_by()
     )
-    names = dict(Category.objects.values_list("pk", "name"))
+    paths = category_paths()
     rows = [
-        CategorySales(t["category_id"], names[t["category_id"]], t["quantity"], t["amount"], t["cost"])
+        CategorySales(t["category_id"], paths[t["category_id"]], t["quantity"], t["amount"], t["cost"])
         for t in totals
         if t["quantity"] or t["amount"]  # a category whose sales were all returned is not a row
     ]
@@ -191,17 +210,18 @@ def top_sellers(
     (products with no sale are the dead-stock report's business)."""
     totals = (
         _sales(start, end, location)
-        .values("product_id", "product__name", "product__barcode", "product__category__name")
+        .values("product_id", "product__name", "product__barcode", "product__category_id")
         .annotate(quantity=Sum("quantity"), amount=Sum("amount"), cost=Sum("cost"))
         .order_by("amount" if bottom else "-amount", "product_id")[:limit]
     )
+    paths = category_paths()
     rows = []
     for t in totals:
         row = ProductSales(
             t["product_id"],
             t["product__name"],
             t["product__barcode"],
-            t["product__category__name"],
+            paths[t["product__category_id"]],
             t["quantity"],
             t["amount"],
             t["cost"],
@@ -244,15 +264,16 @@ def slow_movers(*, today: date, days: int = 30, location: Location | None = None
         .annotate(last=Max("day"))
         .values_list("product_id", "last")
     )
+    paths = category_paths()
     rows = []
-    for p in Product.objects.filter(pk__in=idle).select_related("category"):
+    for p in Product.objects.filter(pk__in=idle):
         last = last_sale.get(p.pk)
         rows.append(
             IdleStock(
                 p.pk,
                 p.name,
                 p.barcode,
-                p.category.name,
+                paths[p.category_id],
                 last,
                 (today - last).days if last else None,
                 on_hand[p.pk],
@@ -286,6 +307,7 @@ def slow_movers(*, today: date, days: int = 30, location: Location | None = None
 
 @dataclass
 class CategoryValue:
+    category_id: int
     category: str
     products: int
     on_hand: Decimal
@@ -294,18 +316,25 @@ class CategoryValue:
 
 
 def stock_valuation(*, location: Location | None = None) -> Table:
-    """Stock on hand valued at current purchase price, per category."""
+    """Stock on hand valued at current purchase price, per category (by id: leaf names repeat)."""
     levels = StockLevel.objects.filter(~Q(on_hand=0))
     if location:
         levels = levels.filter(location=location)
     value = ExpressionWrapper(F("on_hand") * F("product__purchase_price"), output_field=DecimalField())
     totals = (
-        levels.values("product__category__name")
+        levels.values("product__category_id")
         .annotate(units=Sum("on_hand"), value=Coalesce(Sum(value), ZERO), products=Count("product_id", distinct=True))
         .order_by()
     )
-    rows = [CategoryValue(t["product__category__name"], t["products"], t["units"], money(t["value"])) for t in totals]
+    paths = category_paths()
+    rows = [
+        CategoryValue(
+            t["product__category_id"], paths[t["product__category_id"]], t["products"], t["units"], money(t["value"])
+        )
+        for t in totals
+    ]
     total = CategoryValue(
+        0,
         str(_("Total")),
         sum(r.products for r in rows),
         sum((r.on_hand for r in rows), ZERO),

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -182,8 +183,25 @@ class ReplenishmentSuggestionAdmin(admin.ModelAdmin):
         )
 
 
+class PurchaseOrderLineFormSet(BaseInlineFormSet):
+    """The lines typed in the admin pass the order service's checks (purchasing.order_lines_check)."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or self.instance.supplier_id is None:
+            return
+        lines = [
+            purchasing.OrderLine(form.cleaned_data["product"], form.cleaned_data["quantity"])
+            for form in self.forms
+            if form.cleaned_data.get("product") and not form.cleaned_data.get("DELETE")
+        ]
+        if lines:
+            purchasing.order_lines_check(self.instance.supplier, lines)
+
+
 class PurchaseOrderLineInline(admin.TabularInline):
     model = PurchaseOrderLine
+    formset = PurchaseOrderLineFormSet
     extra = 0
     raw_id_fields = ["product"]
     readonly_fields = ["received_quantity"]
@@ -229,7 +247,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     def send(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, purchasing.purchase_order_send, _("%(order)s sent."))
 
-    @admin.action(description=gettext_lazy("Cancel"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Cancel (what is still to come)"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, purchasing.purchase_order_cancel, _("%(order)s cancelled."))
 

@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -103,14 +104,25 @@ class LinesField(forms.CharField):
         return lines
 
 
-class TransferForm(forms.Form):
+class PostedOnceForm(forms.Form):
+    """A document form carrying a one-time token, rendered fresh with each empty form: posting the same form
+    twice (a double click, a resent request) finds the document posted and moves nothing more."""
+
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={"required": gettext_lazy("This form is out of date: open the page again and re-enter it.")},
+    )
+
+
+class TransferForm(PostedOnceForm):
     source = forms.ModelChoiceField(label=gettext_lazy("From"), queryset=Location.objects.all())
     destination = forms.ModelChoiceField(label=gettext_lazy("To"), queryset=Location.objects.all())
     lines = LinesField(label=gettext_lazy("Lines: code and quantity"))
     note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
 
 
-class WriteOffForm(forms.Form):
+class WriteOffForm(PostedOnceForm):
     location = forms.ModelChoiceField(label=gettext_lazy("Location"), queryset=Location.objects.all())
     reason = forms.ChoiceField(label=gettext_lazy("Reason"), choices=WriteOff.Reason.choices)
     lines = LinesField(label=gettext_lazy("Lines: code and quantity"))

@@ -443,6 +443,9 @@ class Transfer(models.Model):
     )
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
+    # The form's one-time token: a double-submitted form finds its document posted and moves nothing more.
+    token = models.UUIDField(_("form token"), null=True, blank=True, unique=True, editable=False)
+
     class Meta:
         verbose_name = _("transfer")
         verbose_name_plural = _("transfers")
@@ -486,6 +489,9 @@ class WriteOff(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.PROTECT
     )
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    # The form's one-time token: a double-submitted form finds its document posted and moves nothing more.
+    token = models.UUIDField(_("form token"), null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("write-off")

@@ -1,8 +1,8 @@
 """Purchase orders: create, send, cancel, and what is still on order.
 
 A purchase order changes no stock; receiving it does (stock.receiving).
-Status: draft -> sent -> partially received -> received, or cancelled while
-nothing has been received.
+Status: draft -> sent -> partially received -> received, or cancelled (the rest of a partly received order
+too, when the supplier will not deliver it).
 """
 
 from collections.abc import Iterable, Sequence
@@ -29,14 +29,22 @@ class OrderLine:
     unit_cost: Decimal | None = None  # None: the product's current purchase price
 
 
-def _check_lines(supplier: Supplier, lines: Sequence[OrderLine]) -> None:
+def order_lines_check(supplier: Supplier, lines: Sequence[OrderLine]) -> None:
+    """ValidationError naming the first line that cannot be ordered from `supplier`: a quantity that is not one
+    (Product.quantity_problem), a negative cost, a product twice, delisted, or bought from another supplier."""
     if not lines:
         raise ValidationError(_("A purchase order needs at least one line."))
     seen = set()
     for number, line in enumerate(lines, start=1):
         where = {"n": number, "product": line.product.name}
-        if line.quantity is None or Decimal(line.quantity) <= 0:
-            raise ValidationError(_("Line %(n)d (%(product)s): the quantity must be more than zero.") % where)
+        problem = line.product.quantity_problem(Decimal(line.quantity)) if line.quantity is not None else None
+        if line.quantity is None or problem:
+            raise ValidationError(
+                _("Line %(n)d (%(product)s): %(problem)s")
+                % {**where, "problem": problem or _("Quantity must be more than zero.")}
+            )
+        if not line.product.active:
+            raise ValidationError(_("Line %(n)d (%(product)s): the product is delisted.") % where)
         if line.unit_cost is not None and Decimal(line.unit_cost) < 0:
             raise ValidationError(_("Line %(n)d (%(product)s): the unit cost cannot be negative.") % where)
         if line.product.pk in seen:
@@ -60,7 +68,7 @@ def purchase_order_create(
     user=None,
 ) -> PurchaseOrder:
     """Create a draft purchase order with its lines; raises ValidationError naming the bad line, writing nothing."""
-    _check_lines(supplier, lines)
+    order_lines_check(supplier, lines)
     if expected_date is None:
         expected_date = timezone.localdate() + timedelta(days=supplier.lead_time_days)
     order = PurchaseOrder.objects.create(
@@ -105,9 +113,10 @@ def purchase_order_send(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
 
 @transaction.atomic
 def purchase_order_cancel(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
-    """Cancel an order on which nothing has been received yet. Locks the order row."""
+    """Cancel an order, or the rest of a partly received one that the supplier will not deliver: it is then no
+    longer on order or receivable, and what was received stays booked by its receipts. Locks the order row."""
     order = _locked(order)
-    if order.status not in (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.SENT):
+    if order.status not in PurchaseOrder.OPEN:
         raise ValidationError(
             _("%(order)s is %(status)s and cannot be cancelled.")
             % {"order": order, "status": order.get_status_display()}

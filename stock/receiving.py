@@ -90,7 +90,9 @@ class ReceivedScan:
 
 def read_scanned_code(code: str) -> tuple[Product, Decimal, str, date | None]:
     """Product, quantity, lot code and expiry a scanned code stands for: a barcode (one unit, or the
-    pack quantity of a case barcode) or a GS1-128 case label. Raises ValidationError saying why not."""
+    pack quantity of a case barcode, or the weight on a scale label) or a GS1-128 case label. Raises
+    ValidationError saying why not, also when what it stands for is no quantity of the product
+    (Product.quantity_problem: a zero-weight label, a weight label of goods sold by the piece)."""
     lot, expiry = "", None
     try:
         if gs1.looks_like_label(code):
@@ -109,6 +111,8 @@ def read_scanned_code(code: str) -> tuple[Product, Decimal, str, date | None]:
     except (gs1.InvalidLabel, LookupError, ValueError) as exc:
         # InvalidCode is a ValueError, UnknownCode a LookupError: both carry a message for the clerk.
         raise ValidationError(str(exc)) from None
+    if problem := scan.product.quantity_problem(quantity):
+        raise ValidationError(_("Code %(code)s: %(problem)s") % {"code": scan.code, "problem": problem})
     return scan.product, quantity, lot, expiry
 
 
@@ -123,7 +127,8 @@ def _order_cost(receipt: Receipt, product: Product) -> Decimal:
 @transaction.atomic
 def receipt_scan(*, receipt: Receipt, code: str, user=None) -> ReceivedScan:
     """Add what one scanned code stands for to a draft receipt. Locks the receipt row, so two clerks
-    scanning into the same receipt add up. Raises ValidationError for an unreadable or unknown code."""
+    scanning into the same receipt add up. Raises ValidationError for an unreadable or unknown code, or one
+    standing for no quantity of its product (a zero-weight label, a fraction of goods sold by the piece)."""
     receipt = _locked_draft(receipt)
     product, quantity, lot_code, expiry = read_scanned_code(code)
     if not product.lot_tracked:

@@ -178,7 +178,7 @@ def suggestions_order(*, suggestions: Iterable[ReplenishmentSuggestion], user=No
 
     Locks the suggestions (two managers pressing the button at once order them once), computes each
     suggested quantity, and marks ordered suggestions with their order. Suggestions that need nothing
-    (enough is already on order) or whose product has no supplier are skipped with the reason.
+    (enough is already on order) or whose product has no supplier or is delisted are skipped with the reason.
     """
     ids = [s.pk for s in suggestions]
     locked = list(
@@ -193,7 +193,9 @@ def suggestions_order(*, suggestions: Iterable[ReplenishmentSuggestion], user=No
     skipped = []
     for row in suggestion_rows(locked):
         product = row.suggestion.product
-        if product.supplier_id is None:
+        if not product.active:
+            skipped.append((row.suggestion, _("%(product)s is delisted.") % {"product": product.name}))
+        elif product.supplier_id is None:
             skipped.append((row.suggestion, _("%(product)s has no supplier.") % {"product": product.name}))
         elif row.quantity <= 0:
             skipped.append(

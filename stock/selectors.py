@@ -52,6 +52,11 @@ def ledger_mismatches() -> list[LedgerMismatch]:
     return mismatches
 
 
+def lot_stock_exists(product_id: int) -> bool:
+    """Whether any of the product's stock, anywhere, is held in lot rows (positive or negative)."""
+    return StockLevel.objects.filter(product_id=product_id, lot__isnull=False).exclude(on_hand=0).exists()
+
+
 def on_hand_subquery(location=None):
     """Subquery giving a product's total on-hand (optionally at one location), for annotations."""
     levels = StockLevel.objects.filter(product=OuterRef("pk"))

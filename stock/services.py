@@ -205,7 +205,7 @@ def _allocate_fefo(
             expired_left = sum(
                 (remaining[_key(lv.product_id, lv.location_id, lv.lot_id)] for lv in expired), Decimal(0)
             )
-            if expired and not allow_expired and expired_left >= wanted and not negative_ok:
+            if expired and not allow_expired and expired_left >= wanted:
                 raise ExpiredStock(
                     product=move.product,
                     location=move.location,
@@ -369,12 +369,13 @@ def _raise_suggestions(
     balances: dict[int, Decimal],
     fefo_pairs: set[tuple[int, int]],
 ) -> None:
-    """Open a suggestion for each (product, location) now below safety stock, at most one open each.
+    """Open a suggestion for each (product, location) now below safety stock, at most one open each; none for a
+    delisted (inactive) product, which is not ordered again.
 
     The on-hand after the moves is known from the locked rows when they are every row of the product there
     (a product without lots, or a FEFO move, which locks all its lots); otherwise it is summed afresh.
     """
-    watched = [(p, loc) for p, loc in pairs if p.safety_stock > 0]
+    watched = [(p, loc) for p, loc in pairs if p.safety_stock > 0 and p.active]
     if not watched:
         return
     totals: dict[tuple, Decimal] = defaultdict(Decimal)

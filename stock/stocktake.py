@@ -36,9 +36,35 @@ def count_session_start(
     note: str = "",
     user=None,
 ) -> CountSession:
-    """Open a count session of a location, for everything or for the given categories and their subcategories."""
+    """Open a count session of a location, for everything or for the given categories and their subcategories.
+
+    An open session of the location with the same scope is returned instead (a double-submitted start, or a
+    second counter starting the count already under way). A session whose scope overlaps another open one
+    there is refused with ValidationError naming it: both would post the same difference. Counting everything
+    overlaps every count; two category counts overlap when one category is the other or inside it.
+    Locks the location row (FOR NO KEY UPDATE, so sales referencing it do not wait), so that two starts at one
+    location check and insert one after the other.
+    """
     if tolerance_percent is not None and tolerance_percent < 0:
         raise ValidationError(_("The tolerance cannot be negative."))
+    location = Location.objects.select_for_update(no_key=True).get(pk=location.pk)
+    scope = _with_subcategories({category.pk for category in categories})
+    open_sessions = [
+        (session, _category_ids(session))
+        for session in CountSession.objects.filter(location=location, status=CountSession.Status.OPEN).order_by("id")
+    ]
+    for session, theirs in open_sessions:
+        if theirs == scope:
+            return session
+    for session, theirs in open_sessions:
+        if scope is None or theirs is None or scope & theirs:
+            raise ValidationError(
+                _(
+                    "%(session)s is still open and covers some of the same goods: count in it, or post it "
+                    "before starting another count here."
+                )
+                % {"session": session}
+            )
     session = CountSession.objects.create(location=location, note=note, started_by=user)
     if tolerance_percent is not None:
         session.tolerance_percent = tolerance_percent
@@ -47,16 +73,21 @@ def count_session_start(
     return session
 
 
-def _category_ids(session: CountSession) -> set[int] | None:
-    """Ids of the session's categories and all below them; None when the session counts everything."""
-    ids = set(session.categories.values_list("pk", flat=True))
+def _with_subcategories(ids: set[int]) -> set[int] | None:
+    """The given category ids and all below them; None (everything) when none are given."""
     if not ids:
         return None
+    ids = set(ids)
     frontier = ids
     while frontier:
         frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)) - ids
         ids |= frontier
     return ids
+
+
+def _category_ids(session: CountSession) -> set[int] | None:
+    """Ids of the session's categories and all below them; None when the session counts everything."""
+    return _with_subcategories(set(session.categories.values_list("pk", flat=True)))
 
 
 def products_in_scope(session: CountSession) -> QuerySet[Product]:
@@ -94,13 +125,15 @@ def _ledger_position(product: Product, location: Location) -> tuple[Decimal, int
 
 @transaction.atomic
 def count_add(*, session: CountSession, code: str, quantity: Decimal | None = None, user=None) -> CountEntry:
-    """Count one scan (its pack quantity for a case barcode, the count on a GS1-128 case label) or a typed
-    quantity of the product with this code (lots are not counted separately).
+    """Count what one scanned code stands for (one unit, the pack quantity of a case barcode, the count on a
+    GS1-128 case label), or a typed number of it: 3 with a 24-pack case barcode counts 72, as the transfer
+    and write-off forms read it (lots are not counted separately).
 
     Locks the session row (so a posting cannot slip between the check and the write), takes the
     line's expected quantity from the ledger the first time the product is counted, then adds the
     entry. Raises ValidationError for an unknown code, a product outside the session's categories, or
-    a quantity that is not positive.
+    a quantity that is not positive or not a quantity of the product (Product.quantity_problem: a
+    zero-weight scale label, a fraction of goods sold by the piece).
     """
     session = _locked_open(session)
     product, scanned_quantity, _lot, _expiry = read_scanned_code(code)
@@ -109,7 +142,8 @@ def count_add(*, session: CountSession, code: str, quantity: Decimal | None = No
             _("%(product)s: a counted quantity must be more than zero (use undo to take a count back).")
             % {"product": product.name}
         )
-    if quantity is not None and (problem := product.quantity_problem(quantity)):
+    amount = scanned_quantity if quantity is None else Decimal(quantity) * scanned_quantity
+    if problem := product.quantity_problem(amount):
         raise ValidationError(problem)  # whole for goods sold by the piece, grams at most
     scope = _category_ids(session)
     if scope is not None and product.category_id not in scope:
@@ -127,7 +161,6 @@ def count_add(*, session: CountSession, code: str, quantity: Decimal | None = No
             ledger_position=position,
             unit_cost=product.purchase_price,
         )
-    amount = scanned_quantity if quantity is None else Decimal(quantity)
     CountLine.objects.filter(pk=line.pk).update(counted=F("counted") + amount)
     return CountEntry.objects.create(line=line, quantity=amount, counted_by=user)
 

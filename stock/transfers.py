@@ -1,17 +1,42 @@
 """Transfers between locations and write-offs: stock documents with lines, posted at once."""
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Product
 from stock.models import Location, Lot, MovementKind, StockLevel, Transfer, TransferLine, WriteOff, WriteOffLine
 from stock.services import Move, stock_move_batch
+
+
+class AlreadyPosted(Exception):
+    """The form's token was posted before (a double submit): the document it made, nothing moved again."""
+
+    def __init__(self, document: Model):
+        self.document = document
+        super().__init__(_("%(doc)s is already posted; nothing more was moved.") % {"doc": document})
+
+
+def _document_create(model: type[Model], token: uuid.UUID | None, **fields) -> Model:
+    """Insert the document, once per token. A repeated token raises AlreadyPosted with the first document,
+    also when the first request is still in flight: the insert waits on the token's unique index until
+    that one commits (and succeeds if it rolled back)."""
+    if token is not None and (first := model.objects.filter(token=token).first()) is not None:
+        raise AlreadyPosted(first)
+    try:
+        with transaction.atomic():
+            return model.objects.create(token=token, **fields)
+    except IntegrityError:
+        if token is None or (first := model.objects.filter(token=token).first()) is None:
+            raise
+        raise AlreadyPosted(first) from None
 
 
 @dataclass(frozen=True)
@@ -39,21 +64,37 @@ def _check_lines(lines: Sequence[DocumentLine]) -> None:
 
 @transaction.atomic
 def transfer_create(
-    *, source: Location, destination: Location, lines: Sequence[DocumentLine], note: str = "", user=None
+    *,
+    source: Location,
+    destination: Location,
+    lines: Sequence[DocumentLine],
+    note: str = "",
+    user=None,
+    token: uuid.UUID | None = None,
 ) -> Transfer:
     """Move goods from one location to another as one document in one transaction.
 
-    The outgoing movements come first (lot-tracked goods from the lot that expires first, expired
-    lots refused); the incoming movements then carry exactly the lots that went out. Raises
-    ValidationError for bad lines and InsufficientStock / ExpiredStock if the source lacks the goods;
-    nothing is written then.
+    Locks the products' level rows at both locations in one SELECT ... FOR UPDATE ordered by primary key
+    first, so that opposite transfers (floor to back and back to floor at once) wait for each other instead
+    of deadlocking. The outgoing movements come first (lot-tracked goods from the lot that expires first,
+    expired lots refused); the incoming movements then carry exactly the lots that went out (they depend on
+    the outgoing ones, hence two batches). Raises ValidationError for bad lines, InsufficientStock /
+    ExpiredStock if the source lacks the goods, AlreadyPosted for a token used before; nothing is written then.
     """
     if source.pk == destination.pk:
         raise ValidationError(_("A transfer needs two different locations."))
     _check_lines(lines)
-    transfer = Transfer.objects.create(source=source, destination=destination, note=note, created_by=user)
+    transfer = _document_create(Transfer, token, source=source, destination=destination, note=note, created_by=user)
     TransferLine.objects.bulk_create(
         TransferLine(transfer=transfer, product=line.product, quantity=line.quantity) for line in lines
+    )
+    # Every existing row of the products at both places, lots included: the two batches below lock only their
+    # own side, and two opposite transfers would each hold one side while waiting for the other.
+    list(
+        StockLevel.objects.select_for_update()
+        .filter(product__in={line.product.pk for line in lines}, location__in=[source.pk, destination.pk])
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     reference = f"{transfer} {source.code}→{destination.code}"
     outgoing = stock_move_batch(
@@ -76,12 +117,19 @@ def transfer_create(
 
 @transaction.atomic
 def write_off_create(
-    *, location: Location, reason: str, lines: Sequence[DocumentLine], note: str = "", user=None
+    *,
+    location: Location,
+    reason: str,
+    lines: Sequence[DocumentLine],
+    note: str = "",
+    user=None,
+    token: uuid.UUID | None = None,
 ) -> WriteOff:
     """Take damaged, expired or lost goods off stock with a reason code, valued at their purchase price.
 
     Expired lots may be written off (that is what the expired reason is for). Raises ValidationError
-    for an unknown reason or bad line, InsufficientStock for more than is there; nothing is written then.
+    for an unknown reason or bad line, InsufficientStock for more than is there, AlreadyPosted for a
+    token used before; nothing is written then.
     """
     if reason not in WriteOff.Reason.values:
         raise ValidationError(
@@ -89,7 +137,7 @@ def write_off_create(
             % {"reason": reason, "reasons": ", ".join(WriteOff.Reason.values)}
         )
     _check_lines(lines)
-    write_off = WriteOff.objects.create(location=location, reason=reason, note=note, created_by=user)
+    write_off = _document_create(WriteOff, token, location=location, reason=reason, note=note, created_by=user)
     movements = stock_move_batch(
         moves=[Move(line.product, location, -Decimal(line.quantity), line.lot) for line in lines],
         kind=MovementKind.WRITE_OFF,

@@ -349,10 +349,14 @@ def expired_write_off(request: HttpRequest) -> HttpResponse:
 
 
 def _document_page(request: HttpRequest, form, create: Callable, template: str) -> HttpResponse:
-    """Shared by the transfer and write-off pages: validate the form, call the service, report."""
+    """Shared by the transfer and write-off pages: validate the form, call the service, report. The form's token
+    makes a double submit show the document already posted."""
     if request.method == "POST" and form.is_valid():
         try:
             document = create(user=request.user, **form.cleaned_data)
+        except transfers.AlreadyPosted as exc:
+            messages.info(request, str(exc))
+            return redirect(request.path)
         except (ValidationError, InsufficientStock) as exc:
             for error in _errors(exc):
                 form.add_error(None, error)

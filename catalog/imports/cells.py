@@ -19,6 +19,10 @@ class CellError(ValueError):
     """One cell that cannot be imported, and why."""
 
 
+class AmountTooLarge(CellError):
+    """A number beyond what its column stores."""
+
+
 # Header spellings seen in supplier files, compared after _header_key().
 HEADERS: dict[str, tuple[str, ...]] = {
     "barcode": ("barcode", "ean", "ean13", "gtin", "upc", "条码", "条形码", "商品条码", "国际条码"),
@@ -141,15 +145,25 @@ def parse_decimal(text: str, *, places: int, max_digits: int, what: str) -> Deci
         raise CellError(_("%(what)s %(value)s is not a number.") % {"what": what, "value": raw})
     if value < 0:
         raise CellError(_("%(what)s %(value)s is negative.") % {"what": what, "value": raw})
-    if -value.as_tuple().exponent > places and value != value.quantize(Decimal(1).scaleb(-places)):
+    # Checked before quantize(): a cell of 28+ digits or 1e30 would make it
+    # raise InvalidOperation (beyond the context's precision) instead of a message.
+    if value > (limit := largest_amount(places=places, max_digits=max_digits)):
+        raise AmountTooLarge(
+            _("%(what)s %(value)s is too large: the largest allowed is %(limit)s.")
+            % {"what": what, "value": raw, "limit": limit}
+        )
+    step = Decimal(1).scaleb(-places)
+    if -value.as_tuple().exponent > places and value != value.quantize(step):
         raise CellError(
             _("%(what)s %(value)s has more than %(places)d decimal places.")
             % {"what": what, "value": raw, "places": places}
         )
-    value = value.quantize(Decimal(1).scaleb(-places))
-    if len(value.as_tuple().digits) > max_digits:
-        raise CellError(_("%(what)s %(value)s is too large.") % {"what": what, "value": raw})
-    return value
+    return value.quantize(step)
+
+
+def largest_amount(*, places: int, max_digits: int) -> Decimal:
+    """The largest value a DecimalField(max_digits, decimal_places=places) stores: 99999999.9999 for (12, 4)."""
+    return Decimal(10) ** (max_digits - places) - Decimal(1).scaleb(-places)
 
 
 def _parse_written_amount(text: str) -> Decimal | None:
@@ -169,6 +183,8 @@ def _parse_written_amount(text: str) -> Decimal | None:
 def parse_pack_quantity(text: str) -> int:
     try:
         value = parse_decimal(text, places=0, max_digits=9, what=_("Pack quantity"))
+    except AmountTooLarge:
+        raise
     except CellError:
         value = None
     if value is None or value < 1:

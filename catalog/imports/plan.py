@@ -12,10 +12,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from catalog.imports.cells import CellError, header_field, parse_barcode, parse_decimal, parse_pack_quantity, parse_unit
+from catalog.imports.cells import (
+    CellError,
+    header_field,
+    largest_amount,
+    parse_barcode,
+    parse_decimal,
+    parse_pack_quantity,
+    parse_unit,
+)
 from catalog.imports.reading import Table
 from catalog.models import Category, Product, ProductBarcode, Supplier, Unit
 from supermarket.money import quantity, quantity_text
@@ -204,7 +213,7 @@ def _parse_rows(
     for done, (number, cells) in enumerate(table.rows, start=1):
         if done % CHUNK == 0:
             progress("validate", done, total)
-        values, bad = {}, False
+        values, failed = {}, set()
         for name, index in columns.items():
             text = cells[index] if index < len(cells) else ""
             if not text:
@@ -218,7 +227,8 @@ def _parse_rows(
                     values[name] = parsers.get(name, str)(text)
             except CellError as exc:
                 plan.errors.append(plan.problem(number, name, text, str(exc)))
-                bad = True
+                failed.add(name)
+        bad = bool(failed)
         if "barcode" not in values:
             if not bad:
                 plan.errors.append(plan.problem(number, "barcode", "", _("The barcode is empty.")))
@@ -226,29 +236,55 @@ def _parse_rows(
         if "supplier" not in values and default_supplier:
             values["supplier"] = default_supplier
         pack_code, pack_qty = values.pop("pack_barcode", None), values.pop("pack_quantity", None)
-        if pack_code and pack_qty is None:
+        if pack_code and pack_qty is None and "pack_quantity" not in failed:
             plan.errors.append(
                 plan.problem(number, "pack_barcode", pack_code, _("A pack barcode needs a pack quantity."))
             )
             bad = True
         if not bad:
-            _convert_unit(values)
+            for name in _convert_unit(values):
+                model_field = Product._meta.get_field(name)
+                message = _(
+                    "%(what)s %(value)s per %(unit)s is %(kg)s per kg, more than the largest allowed, %(limit)s."
+                ) % {
+                    "what": capfirst(model_field.verbose_name),
+                    "value": cells[columns[name]],
+                    "unit": cells[columns["unit"]],
+                    "kg": values[name].quantize(Decimal(1).scaleb(-model_field.decimal_places)),
+                    "limit": _column_limit(name),
+                }
+                plan.errors.append(plan.problem(number, name, cells[columns[name]], message))
+                bad = True
+        if not bad:
             pack = (pack_code, pack_qty) if pack_code else None
             rows.append(Row(number=number, barcode=values.pop("barcode"), values=values, pack=pack))
     return rows
 
 
-def _convert_unit(values: dict) -> None:
-    """Prices per 斤 become prices per kg, a safety stock in 斤 becomes kg."""
+def _column_limit(name: str) -> Decimal:
+    model_field = Product._meta.get_field(name)
+    return largest_amount(places=model_field.decimal_places, max_digits=model_field.max_digits)
+
+
+def _convert_unit(values: dict) -> list[str]:
+    """Prices per 斤 become prices per kg, a safety stock in 斤 becomes kg.
+
+    Returns the prices that no longer fit their column once converted: the cell
+    was checked against the limit, the doubled kg price was not.
+    """
     if "unit" not in values:
-        return
+        return []
     values["unit"], kg_per_unit = values["unit"]
+    too_large = []
     if kg_per_unit != 1:
         for price in ("purchase_price", "selling_price"):
             if price in values:
                 values[price] = values[price] / kg_per_unit
+                if values[price] > _column_limit(price):
+                    too_large.append(price)
         if "safety_stock" in values:
             values["safety_stock"] = quantity(values["safety_stock"] * kg_per_unit)
+    return too_large
 
 
 def _check_duplicates(rows: list[Row], plan: Plan) -> None:

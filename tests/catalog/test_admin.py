@@ -1,9 +1,11 @@
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from stock.models import MovementKind
+from catalog.services import product_update
+from stock.models import Lot, MovementKind
 from stock.services import stock_move
 from tests.factories import ProductBarcodeFactory, ProductFactory
 
@@ -56,3 +58,66 @@ def test_ledger_rows_cannot_be_edited_in_the_admin(staff_client, floor):
     assert response.status_code in (403, 200)
     delete = staff_client.post(reverse("admin:stock_stockmovement_delete", args=[movement.pk]), {"post": "yes"})
     assert delete.status_code == 403
+
+
+def revert_form_data(page) -> dict:
+    """What a browser posts from simple-history's revert page: the form as shown."""
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = "" if value is None else value
+    return data
+
+
+def test_reverting_a_product_restores_its_prices_but_keeps_the_current_cost(staff_client):
+    product = ProductFactory(purchase_price=Decimal("3.2000"), selling_price=Decimal("4.50"))
+    product_update(product=product, selling_price=Decimal("45.00"))  # a mistyped price
+    product_update(product=product, purchase_price=Decimal("3.6000"))  # a receipt's moving average since
+    before_typo = product.history.order_by("history_id").first()
+    url = reverse("admin:catalog_product_simple_history", args=[product.pk, before_typo.history_id])
+    page = staff_client.get(url)
+    assert page.status_code == 200 and "purchase_price" not in page.context["adminform"].form.fields
+    assert "3.6000" in page.content.decode() and "3.2000" not in page.content.decode()
+
+    response = staff_client.post(url, {**revert_form_data(page), "purchase_price": "3.2000"})
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.selling_price, product.purchase_price) == (Decimal("4.50"), Decimal("3.6000"))
+    latest = product.history.first()
+    assert (latest.selling_price, latest.purchase_price) == (Decimal("4.50"), Decimal("3.6000"))
+    assert latest.history_user.username == "boss"
+
+
+def test_the_ordinary_change_form_still_edits_the_purchase_price(staff_client):
+    product = ProductFactory(purchase_price=Decimal("3.2000"))
+    page = staff_client.get(reverse("admin:catalog_product_change", args=[product.pk]))
+    assert "purchase_price" in page.context["adminform"].form.fields
+
+
+def test_lot_tracking_cannot_be_turned_off_while_stock_is_held_in_lots(staff_client, floor):
+    product = ProductFactory(lot_tracked=True)
+    lot = Lot.objects.create(product=product, code="L1", expiry_date=date.today() + timedelta(days=30))
+    stock_move(product=product, location=floor, quantity=Decimal(10), kind=MovementKind.RECEIPT, lot=lot)
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    page = staff_client.get(url)
+    data = revert_form_data(page)
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): management[name].value() for name in management.fields})
+    data.pop("lot_tracked")  # the box unticked
+
+    refused = staff_client.post(url, data)
+    assert refused.status_code == 200
+    assert "still in lots" in refused.content.decode()
+    product.refresh_from_db()
+    assert product.lot_tracked
+
+    stock_move(product=product, location=floor, quantity=Decimal(-10), kind=MovementKind.WRITE_OFF, lot=lot)
+    assert staff_client.post(url, data).status_code == 302
+    product.refresh_from_db()
+    assert not product.lot_tracked

@@ -75,6 +75,14 @@ def test_file_with_errors_shows_them_offers_the_error_file_and_cannot_be_confirm
     assert Product.objects.count() == 0
 
 
+def test_huge_price_is_shown_as_an_error_not_a_server_error(staff_client):
+    page = upload(staff_client, csv_bytes([row(1, price="123456789012345678901234567890")]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "Confirm import" not in content and "the largest allowed is 99999999.99" in content
+    assert Product.objects.count() == 0
+
+
 def test_error_file_neutralizes_formulas_from_the_supplier_file(staff_client):
     page = upload(staff_client, csv_bytes([row(1, price="=1+2")]))
     errors = staff_client.get(reverse("admin:catalog_product_import_errors", args=[page.context["upload"]["id"]]))

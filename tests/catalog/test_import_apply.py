@@ -186,6 +186,15 @@ def test_jin_prices_are_stored_per_kilogram():
     )
 
 
+def test_jin_price_too_large_once_per_kilogram_is_refused_and_changes_nothing():
+    with pytest.raises(ImportRefused) as refused:
+        apply(csv_bytes([row(1, price="60000000", unit="斤")]))
+    [error] = refused.value.plan.errors
+    assert (error.row, error.column, error.value) == (2, "售价", "60000000")
+    assert "is 120000000.00 per kg, more than the largest allowed, 99999999.99" in error.message
+    assert not Product.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_imports_at_once_run_one_after_the_other():
     first_is_writing = threading.Event()

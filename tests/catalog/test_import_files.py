@@ -222,6 +222,33 @@ def test_bad_prices_are_errors_with_row_column_and_reason(cost, reason):
     assert reason in error.message
 
 
+@pytest.mark.parametrize(
+    ("column", "cell", "limit"),
+    [
+        ("进价", "123456789012345678901234567890", "99999999.9999"),
+        ("进价", "1e30", "99999999.9999"),
+        ("售价", "123456789012345678901234567890", "99999999.99"),
+        ("售价", "100000000", "99999999.99"),
+        ("安全库存", "1E+999999", "999999999.999"),
+        ("箱规", "123456789012345678901234567890", "999999999"),
+    ],
+)
+def test_huge_numbers_are_errors_naming_the_largest_allowed(column, cell, limit):
+    cells = dict(zip(CHINESE + ["箱码", "箱规"], row(1) + [code(900), "24"], strict=True))
+    cells[column] = cell
+    plan = preview(csv_bytes([list(cells.values())], headers=list(cells)))
+    [error] = plan.errors
+    assert (error.row, error.column, error.value) == (2, column, cell)
+    assert f"is too large: the largest allowed is {limit}" in error.message
+    assert not plan.created
+
+
+@pytest.mark.parametrize("cell", ["NaN", "sNaN", "Infinity", "-inf"])
+def test_nan_and_infinity_are_not_numbers(cell):
+    [error] = preview(csv_bytes([row(1, price=cell)])).errors
+    assert error.column == "售价" and "not a number" in error.message
+
+
 def test_selling_below_purchase_is_a_warning_not_an_error():
     plan = preview(csv_bytes([row(1, cost="5.00", price="4.50")]))
     assert not plan.errors and len(plan.created) == 1

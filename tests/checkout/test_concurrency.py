@@ -14,10 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from checkout.admin import PromotionForm
-from checkout.models import Payment, Promotion, Sale, SaleLine
+from checkout.models import Cart, CartLine, Payment, Promotion, Sale, SaleLine
 from checkout.pricing import PromotionSoldOut
 from checkout.promotions import promotion_claim
-from checkout.services import api_token_for
+from checkout.services import api_token_for, cart_hold, cart_recall, cart_start
 from reports.models import SalesDaily
 from stock.models import StockLevel, StockMovement
 from stock.selectors import ledger_mismatches
@@ -197,3 +197,36 @@ def test_a_promotional_limit_lowered_while_a_sale_claims_units_is_either_refused
     assert len(claimed) == 1 and isinstance(claimed[0], PromotionSoldOut), claimed
     promotion.refresh_from_db()
     assert (promotion.quantity_limit, promotion.quantity_sold) == (20, 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_recalling_held_sales_at_once_take_turns(cashier, register, stocked):
+    (item,) = stocked(1)
+    carts = []
+    for _ in range(3):  # two held sales and the one open now
+        cart = cart_start(register=register, user=cashier)
+        CartLine.objects.create(cart=cart, product=item, quantity=Decimal(1))
+        carts.append(cart)
+        if len(carts) < 3:
+            cart_hold(cart=cart)
+    first, second, current = carts
+    errors = []
+
+    def recall_second():
+        try:
+            cart_recall(register=register, cart_id=second.pk, user=cashier)
+        except Exception as exc:  # surfaced below: the one-open-cart constraint was a server error
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    other_tab = threading.Thread(target=recall_second)
+    with transaction.atomic():
+        cart_recall(register=register, cart_id=first.pk, user=cashier)
+        other_tab.start()
+        _wait_for_lock_waiters(1)
+    other_tab.join()
+
+    assert errors == []
+    status = dict(Cart.objects.values_list("pk", "status"))
+    assert status == {first.pk: "held", second.pk: "open", current.pk: "held"}

@@ -146,12 +146,45 @@ def test_close_shift_page_shows_the_z_report(client, register, shift, cashier, s
     sell(register, [(item, 2)])
     client.force_login(cashier)
     client.post("/checkout/register/", {"register": register.pk})
-    response = client.post("/checkout/shift/close/", {"counted_cash": "209.00"})
+    response = client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": "209.00"})
     assert response.url == f"/checkout/shifts/{shift.pk}/"
     report = client.get(response.url)
     assert b'id="expected-cash">\xc2\xa5209.00<' in report.content
     assert b'id="cash-difference">\xc2\xa50.00<' in report.content
     assert Refund.objects.count() == 0
+
+
+def test_a_close_sent_again_shows_the_z_report_and_never_closes_the_next_shift(client, register, shift, cashier):
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    page = client.get("/checkout/shift/close/").content.decode()
+    assert f'name="shift" value="{shift.pk}"' in page
+    close = {"shift": shift.pk, "counted_cash": "250.00"}
+    first = client.post("/checkout/shift/close/", close)
+    again = client.post("/checkout/shift/close/", close)  # the button pressed twice
+    assert first.url == again.url == f"/checkout/shifts/{shift.pk}/"
+    shift.refresh_from_db()
+    assert shift.counted_cash == Decimal("250.00")
+
+    following = shift_open(register=register, opening_float=Decimal("100.00"), user=cashier)
+    stale = client.post("/checkout/shift/close/", close)  # the old page, sent from the back button
+    assert stale.url == f"/checkout/shifts/{shift.pk}/"
+    following.refresh_from_db()
+    assert following.closed_at is None and following.counted_cash is None
+
+    refused = client.post("/checkout/shift/close/", {"shift": following.pk, "counted_cash": "-1"})
+    assert refused.status_code == 422
+    following.refresh_from_db()
+    assert following.closed_at is None
+
+
+def test_opening_a_shift_twice_goes_to_the_till(client, register, cashier):
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    first = client.post("/checkout/shift/open/", {"opening_float": "200"})
+    again = client.post("/checkout/shift/open/", {"opening_float": "200"})
+    assert first.url == again.url == "/checkout/"
+    assert Shift.objects.filter(register=register).count() == 1
 
 
 def test_the_cashier_who_closes_a_shift_another_opened_prints_its_z_report(client, register, cashier):
@@ -161,7 +194,7 @@ def test_the_cashier_who_closes_a_shift_another_opened_prints_its_z_report(clien
     shift = shift_open(register=register, opening_float=Decimal("200.00"), user=morning)
     client.force_login(cashier)
     client.post("/checkout/register/", {"register": register.pk})
-    response = client.post("/checkout/shift/close/", {"counted_cash": "200.00"})
+    response = client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": "200.00"})
     assert response.url == f"/checkout/shifts/{shift.pk}/"
     assert client.get(response.url).status_code == 200
     client.force_login(morning)

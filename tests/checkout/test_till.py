@@ -135,6 +135,15 @@ def test_scale_labels_sell_the_weight_and_price_on_the_label(till, stocked, regi
     assert b'<dd id="total">15.00</dd>' in response.content
 
 
+def test_a_scale_label_with_no_weight_or_a_price_below_a_grams_worth_is_refused_at_the_scan(till, stocked, register):
+    stocked(1, on_hand=Decimal(20), store_code="00042", unit="kg", selling_price=Decimal("39.80"))
+    for label in ("23" + "00042" + "00000", "20" + "00042" + "00001"):  # an empty pan; ¥0.01 is 0.0003 kg
+        response = till("scan/", code=gtin.with_check_digit(label))
+        assert response.status_code == 422
+        assert b"carries no weight or amount" in response.content
+    assert not CartLine.objects.exists()
+
+
 def test_search_by_name_lists_matches_and_a_single_match_is_added(till, stocked, register):
     tea, coffee = stocked(2)
     tea.name, coffee.name = "龙井茶 250g", "速溶咖啡 100g"
@@ -284,6 +293,25 @@ def test_expired_stock_is_refused_at_the_till_until_a_manager_approves(till, reg
     assert "HX-Redirect" in response.headers
     assert Sale.objects.get().approved_by == manager
     assert StockLevel.objects.get(product=product, lot=lot).on_hand == 1
+
+
+def test_selling_one_product_past_its_stock_does_not_let_another_ones_expired_stock_through(
+    till, register, floor, manager, stocked
+):
+    (gone,) = stocked(1, on_hand=Decimal(0), selling_price=Decimal("5.00"))
+    dated = ProductFactory(lot_tracked=True, selling_price=Decimal("8.00"))
+    lot = Lot.objects.create(product=dated, code="OLD", expiry_date=timezone.localdate() - timedelta(days=3))
+    stock_move_batch(moves=[Move(dated, floor, Decimal(5), lot)], kind=MovementKind.RECEIPT)
+    till("scan/", code=dated.barcode)
+    approval = {"manager_username": "manager1", "manager_password": "manager-pass-1"}
+    till.client.post("/checkout/override/", {"kind": "stock_limit", "code": gone.barcode, **approval})
+    assert CartLine.objects.filter(product=gone).exists()
+
+    response = till("pay/", cash="13")
+    assert response.status_code == 409
+    assert b"expired" in response.content
+    assert Sale.objects.count() == 0
+    assert StockLevel.objects.get(product=dated, lot=lot).on_hand == 5
 
 
 def test_till_links_the_last_receipt_for_a_reprint(till, stocked, register):

@@ -2,15 +2,21 @@
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
+from urllib.parse import urlencode
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
+from reports.export import ExportRefused, report_export_start
 from reports.models import JobRun
+from reports.registry import REPORTS
 from reports.services import SoldLine, sales_daily_add
+from stock.services import Move, stock_move_batch
 from supermarket.roles import CASHIER, user_set_role
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -102,3 +108,66 @@ def test_starting_the_batch_from_the_jobs_page_forecasts_and_shows_the_forecast(
     assert JobRun.objects.get(pk=batch.pk).status == JobRun.Status.DONE
     page = manager.get(reverse("reports:forecast", args=[sales.pk])).content.decode()
     assert "<svg" in page and "2026-11-23" in page
+
+
+def latest_date() -> date:
+    """The last day reports cover: a year ahead of the store's today."""
+    return timezone.localdate() + timedelta(days=365)
+
+
+FAR_DATES = [
+    {"end": "0001-01-01"},
+    {"start": "0001-01-01", "end": "0001-01-10"},
+    {"start": "9999-12-01", "end": "9999-12-31"},
+    {"start": "1999-12-31", "end": "2000-01-10"},
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", FAR_DATES)
+@pytest.mark.parametrize("slug", list(REPORTS))
+def test_dates_outside_the_reports_range_get_a_message_naming_the_range(manager, sales, slug, query):
+    page = manager.get(reverse("reports:report", args=[slug]), query)
+    assert page.status_code == 400 and "table" not in page.context
+    assert f"from 2000-01-01 to {latest_date().isoformat()}" in page.content.decode()
+    with pytest.raises(ExportRefused, match="outside the dates reports cover"):
+        report_export_start(slug=slug, query=QueryDict(urlencode(query)), file_format="csv")
+    assert not JobRun.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", list(REPORTS))
+def test_the_first_and_last_dates_reports_allow_still_render(manager, sales, floor, slug):
+    sales_daily_add(lines=[SoldLine(sales.pk, floor.pk, latest_date(), D("1"), D("4.50"), D("3.20"))])
+    url = reverse("reports:report", args=[slug])
+    assert manager.get(url, {"start": "2000-01-01", "end": "2000-01-10"}).status_code == 200
+    last = latest_date()
+    assert (
+        manager.get(url, {"start": (last - timedelta(days=9)).isoformat(), "end": last.isoformat()}).status_code == 200
+    )
+    assert manager.get(url, {"end": "2000-01-05"}).status_code == 200  # the default start stays in range
+
+
+@pytest.mark.django_db
+def test_forecast_batch_with_a_far_history_end_is_refused_with_the_range(manager, floor):
+    response = manager.post(reverse("reports:jobs"), {"location": floor.pk, "horizon": 7, "history_end": "0001-01-01"})
+    assert response.status_code == 200 and not JobRun.objects.exists()
+    assert "outside the dates reports cover" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", ["stock-valuation", "sales-by-category"])
+def test_categories_sharing_a_leaf_name_show_their_path_on_the_page_and_in_the_files(manager, floor, slug):
+    for parent, price in (("饮料", "2.00"), ("零食", "3.00")):
+        product = ProductFactory(category=CategoryFactory(name="其他", parent=CategoryFactory(name=parent)))
+        stock_move_batch(moves=[Move(product, floor, D(10))], kind="receipt")
+        sales_daily_add(lines=[SoldLine(product.pk, floor.pk, DAY, D(1), D(price), D("1.00"))])
+    url = reverse("reports:report", args=[slug])
+    page = manager.get(url, REPORT_QUERY).content.decode()
+    assert "饮料 / 其他" in page and "零食 / 其他" in page
+    rows = list(
+        csv.reader(io.StringIO(manager.get(url, {**REPORT_QUERY, "format": "csv"}).content.decode("utf-8-sig")))
+    )
+    assert sorted(row[0] for row in rows[1:-1]) == ["零食 / 其他", "饮料 / 其他"]  # the last row is the total
+    sheet = load_workbook(io.BytesIO(manager.get(url, {**REPORT_QUERY, "format": "xlsx"}).content)).active
+    assert sorted(sheet.cell(row, 1).value for row in (2, 3)) == ["零食 / 其他", "饮料 / 其他"]

@@ -129,3 +129,43 @@ def test_stock_valuation_values_on_hand_at_purchase_price_per_category(store, fl
     assert rows["生鲜"].stock_value == D("21.00")
     assert table.totals.stock_value == D("81.00")
     assert selectors.stock_valuation(location=backroom).totals.stock_value == D("40.00")
+
+
+@pytest.fixture
+def two_others(floor):
+    """Two categories named 其他 under different parents, each with stock and a sale."""
+    others = [CategoryFactory(name="其他", parent=CategoryFactory(name=parent)) for parent in ("饮料", "零食")]
+    products = [
+        ProductFactory(category=others[0], purchase_price=D("2.0000")),
+        ProductFactory(category=others[1], purchase_price=D("3.0000")),
+    ]
+    stock_move_batch(
+        moves=[Move(products[0], floor, D(10)), Move(products[1], floor, D(10))],
+        kind=MovementKind.RECEIPT,
+        reference="T",
+    )
+    sales_daily_add(
+        lines=[
+            SoldLine(products[0].pk, floor.pk, MON, D(1), D("5.00"), D("2.0000")),
+            SoldLine(products[1].pk, floor.pk, MON, D(1), D("7.00"), D("3.0000")),
+        ]
+    )
+    return products
+
+
+@pytest.mark.django_db
+def test_categories_sharing_a_leaf_name_are_separate_rows_named_by_their_path(two_others, floor):
+    valuation = selectors.stock_valuation()
+    assert sorted((r.category, r.products, r.stock_value) for r in valuation.rows) == [
+        ("零食 / 其他", 1, D("30.00")),
+        ("饮料 / 其他", 1, D("20.00")),
+    ]
+    sales = selectors.sales_by_category(start=MON, end=MON)
+    assert sorted((r.category, r.amount) for r in sales.rows) == [
+        ("零食 / 其他", D("7.00")),
+        ("饮料 / 其他", D("5.00")),
+    ]
+    top = selectors.top_sellers(start=MON, end=MON)
+    assert sorted(r.category for r in top.rows) == ["零食 / 其他", "饮料 / 其他"]
+    idle = selectors.slow_movers(today=date(2026, 12, 31), days=7)
+    assert sorted(r.category for r in idle.rows) == ["零食 / 其他", "饮料 / 其他"]

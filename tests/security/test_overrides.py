@@ -1,18 +1,21 @@
 """Manager overrides at the till: each needs a manager there and then, and each is recorded and reported."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from catalog.selectors import product_lookup
 from checkout.models import Cart, CartLine, Return, Sale
 from checkout.overrides import cart_add_past_stock, cart_price_override, sale_void
-from checkout.pricing import CheckoutError, PaymentInput
-from checkout.selectors import open_shift
-from checkout.services import cart_checkout, cart_start, shift_open
-from stock.models import StockLevel
+from checkout.pricing import CheckoutError, LineInput, PaymentInput
+from checkout.selectors import open_shift, shift_report
+from checkout.services import cart_checkout, cart_start, sale_complete, shift_open
+from stock.models import MovementKind, StockLevel
+from stock.services import Move, stock_move_batch
 from supermarket.models import ManagerOverride, OverrideKind
 from supermarket.overrides import OverrideRefused
 from supermarket.roles import BUYER, CASHIER, MANAGER
@@ -59,12 +62,66 @@ def test_voiding_a_completed_sale_needs_a_manager_and_is_recorded(till, users, s
     assert done.status_code == 200
     void = Return.objects.filter(sale=sale).latest("pk")
     assert void.lines.get().quantity == 1  # what was left after the earlier return
+    receipt = till.get(reverse("checkout:receipt", args=[sale.number])).content.decode()
+    assert "This sale has been returned in full." in receipt and "Part of this sale" not in receipt
     assert StockLevel.objects.get(product=store["product"], location=sale.location).on_hand == on_hand + 1
     record = ManagerOverride.objects.get(kind=OverrideKind.VOID_SALE)
     assert (record.requested_by, record.approved_by, record.reference) == (users[CASHIER], users[MANAGER], sale.number)
     assert record.amount == void.total
     with pytest.raises(CheckoutError, match="already been returned in full"):
         sale_void(sale=sale, register=store["sale"].register, user=users[CASHIER], approved_by=users[MANAGER])
+
+
+def test_a_void_refunds_each_method_what_it_paid_and_the_drawer_only_its_cash(users, register, floor):
+    product = ProductFactory(selling_price=Decimal("25.00"))
+    stock_move_batch(moves=[Move(product, floor, Decimal(10))], kind=MovementKind.RECEIPT)
+    shift = open_shift(register) or shift_open(register=register, opening_float=Decimal("100.00"), user=users[CASHIER])
+    before = shift_report(shift).expected_cash
+    sale = sale_complete(
+        client_token=uuid.uuid4(),
+        register=register,
+        lines=[LineInput(product=product, quantity=Decimal(4))],
+        payments=[PaymentInput("cash", Decimal("50.00")), PaymentInput("card", Decimal("80.00"))],
+        user=users[CASHIER],
+    ).sale
+    assert sale.change == Decimal("30.00")  # ¥20 of the drawer's cash went into the sale
+    void = sale_void(sale=sale, register=register, user=users[CASHIER], approved_by=users[MANAGER])
+    assert sorted(void.refunds.values_list("method", "amount")) == [
+        ("card", Decimal("80.00")),
+        ("cash", Decimal("20.00")),
+    ]
+    assert shift_report(shift).expected_cash == before
+
+
+def test_a_void_of_a_sale_given_away_refunds_nothing(users, register, floor):
+    product = ProductFactory(selling_price=Decimal("0.00"))
+    stock_move_batch(moves=[Move(product, floor, Decimal(1))], kind=MovementKind.RECEIPT)
+    open_shift(register) or shift_open(register=register, opening_float=Decimal("100.00"), user=users[CASHIER])
+    sale = sale_complete(
+        client_token=uuid.uuid4(),
+        register=register,
+        lines=[LineInput(product=product, quantity=Decimal(1))],
+        payments=[],
+        user=users[CASHIER],
+    ).sale
+    void = sale_void(sale=sale, register=register, user=users[CASHIER], approved_by=users[MANAGER])
+    assert (void.total, void.refunds.count()) == (0, 0)
+    assert StockLevel.objects.get(product=product, location=floor).on_hand == 1
+
+
+def test_a_manager_locked_out_by_wrong_passwords_is_told_so_on_the_till(till, store):
+    sale = store["sale"]
+    wrong = {"kind": OverrideKind.VOID_SALE, "number": sale.number, "manager_username": "manager"}
+    answers = [
+        till.post(reverse("checkout:override"), {**wrong, "manager_password": f"no{i}"}, HTTP_HX_REQUEST="true")
+        for i in range(settings.AXES_FAILURE_LIMIT + 1)
+    ]
+    assert [a.status_code for a in answers] == [422] * len(answers)
+    assert "Wrong manager name or password" in answers[0].content.decode()
+    assert "Too many wrong passwords for manager: wait 15 minutes" in answers[-1].content.decode()
+    right = till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.VOID_SALE, number=sale.number))
+    assert "Too many wrong passwords" in right.content.decode()  # still locked: the right password waits too
+    assert Return.objects.filter(sale=sale).count() == 1
 
 
 def test_a_buyer_cannot_approve_a_void(users, store):
@@ -123,14 +180,40 @@ def test_a_managers_price_is_shown_as_such_kept_for_its_quantity_and_printed_on_
     assert '<td class="num">0.50</td><td class="num">1.00</td>' in receipt
 
 
-def test_a_price_with_more_than_two_decimals_is_refused(users, register, store):
+def test_a_basket_given_away_by_a_manager_completes_without_a_payment(till, users, register, store):
+    product = store["product"]
+    till.post(reverse("checkout:scan"), {"code": product.barcode}, HTTP_HX_REQUEST="true")
+    refused = till.post(reverse("checkout:pay"), {}, HTTP_HX_REQUEST="true")  # a price to pay: a payment needed
+    assert refused.status_code == 409 and "A sale needs at least one payment." in refused.content.decode()
+    line = CartLine.objects.get(cart__register=register, cart__status="open")
+    token = line.cart.token
+    till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.PRICE, line=line.pk, unit_price="0"))
+
+    paid = till.post(reverse("checkout:pay"), {}, HTTP_HX_REQUEST="true")
+    sale = Sale.objects.get(client_token=token)
+    assert paid.headers["HX-Redirect"] == reverse("checkout:receipt", args=[sale.number])
+    assert (sale.total, sale.payments.count(), sale.change) == (0, 0, 0)
+    assert till.get(paid.headers["HX-Redirect"]).status_code == 200
+
+
+def test_a_price_with_more_than_two_decimals_or_past_what_a_line_holds_is_refused(users, register, store):
     cart = cart_start(register=register, user=users[CASHIER])
     line = CartLine.objects.create(cart=cart, product=store["product"], quantity=Decimal(1))
     with pytest.raises(CheckoutError, match="at most 2 decimals"):
         cart_price_override(
             cart=cart, line_id=line.pk, unit_price=Decimal("0.505"), user=users[CASHIER], approved_by=users[MANAGER]
         )
-    assert not ManagerOverride.objects.exists() or not ManagerOverride.objects.filter(kind=OverrideKind.PRICE).exists()
+    line.quantity = Decimal(1000)
+    line.save()
+    with pytest.raises(CheckoutError, match="more than 9999999999: check the price"):
+        cart_price_override(
+            cart=cart,
+            line_id=line.pk,
+            unit_price=Decimal("69012345.67"),
+            user=users[CASHIER],
+            approved_by=users[MANAGER],
+        )
+    assert not ManagerOverride.objects.filter(kind=OverrideKind.PRICE).exists()
 
 
 def test_selling_past_the_stock_on_hand_needs_a_manager_and_then_completes(till, users, register, floor):

@@ -115,3 +115,40 @@ def test_stock_level_links_to_its_ledger_filtered_by_product_and_location(admin_
     )
     assert ledger.status_code == 200
     assert list(ledger.context["cl"].queryset.values_list("product", "location")) == [(rice.pk, floor.pk)]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"supplier": "other", "quantity": "2"}, "the product is bought from"),
+        ({"active": False, "quantity": "2"}, "the product is delisted"),
+        ({"quantity": "1.5"}, "is sold by the piece: the quantity must be a whole number"),
+        ({"quantity": "0"}, "Quantity must be more than zero"),
+    ],
+)
+def test_order_lines_typed_in_the_admin_pass_the_order_checks(admin_client, floor, line, message):
+    supplier = SupplierFactory()
+    product = ProductFactory(
+        supplier=SupplierFactory() if line.get("supplier") == "other" else supplier, active=line.get("active", True)
+    )
+    data = {
+        "supplier": supplier.pk,
+        "location": floor.pk,
+        "expected_date": "",
+        "note": "",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-product": product.pk,
+        "lines-0-quantity": line["quantity"],
+        "lines-0-unit_cost": "3",
+    }
+    refused = admin_client.post(reverse("admin:stock_purchaseorder_add"), data)
+    assert refused.status_code == 200
+    assert message in refused.content.decode()
+    assert not PurchaseOrder.objects.exists()
+    data["lines-0-quantity"], product.supplier, product.active = "2", supplier, True
+    product.save()
+    assert admin_client.post(reverse("admin:stock_purchaseorder_add"), data).status_code == 302
+    assert PurchaseOrder.objects.get().lines.get().quantity == 2

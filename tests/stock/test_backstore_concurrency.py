@@ -1,4 +1,6 @@
 import threading
+import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -6,10 +8,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
-from stock.models import CountLine, MovementKind, StockLevel, StockMovement
+from stock import stocktake, transfers
+from stock.models import CountLine, CountSession, MovementKind, StockLevel, StockMovement, Transfer, WriteOff
 from stock.receiving import receipt_post, receipt_scan, receipt_start
 from stock.services import Move, stock_move_batch
 from stock.stocktake import count_add, count_post, count_session_start
+from stock.transfers import DocumentLine, transfer_create, write_off_create
 from tests.factories import ProductFactory
 
 COUNTERS = 6
@@ -97,3 +101,69 @@ def test_posting_a_count_twice_at_once_adjusts_once(floor):
     assert len(refusals) == 1
     assert StockLevel.objects.get(product=product, location=floor).on_hand == 7
     call_command("check_stock_ledger")
+
+
+def meet_once(barrier: threading.Barrier, real: Callable) -> Callable:
+    """`real`, made to wait (each thread once) for the other thread to get this far too. With a lock taken
+    before, the other thread cannot come: the wait times out and the first goes on alone."""
+    seen = threading.local()
+
+    def wrapped(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not getattr(seen, "done", False):
+            seen.done = True
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return result
+
+    return wrapped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opposite_transfers_at_the_same_moment_both_post(floor, backroom, monkeypatch):
+    product = ProductFactory()
+    stock_move_batch(moves=[Move(product, floor, Decimal(10)), Move(product, backroom, Decimal(10))], kind="receipt")
+    # Each transfer pauses after its outgoing side, holding those rows, until the other has done its own.
+    monkeypatch.setattr(transfers, "stock_move_batch", meet_once(threading.Barrier(2, timeout=3), stock_move_batch))
+    routes = [(floor, backroom), (backroom, floor)]
+
+    def move(i):
+        source, destination = routes[i]
+        transfer_create(source=source, destination=destination, lines=[DocumentLine(product, Decimal(1))])
+
+    assert run_threads(move, 2) == []  # not a deadlock
+    assert Transfer.objects.count() == 2
+    assert [StockLevel.objects.get(product=product, location=loc).on_hand for loc in (floor, backroom)] == [10, 10]
+    call_command("check_stock_ledger")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_count_started_twice_at_once_is_opened_once(floor, monkeypatch):
+    # Both starts pause between reading the scope and looking for open sessions.
+    monkeypatch.setattr(
+        stocktake, "_with_subcategories", meet_once(threading.Barrier(2, timeout=3), stocktake._with_subcategories)
+    )
+    sessions = []
+    assert run_threads(lambda _i: sessions.append(count_session_start(location=floor)), 2) == []
+    assert CountSession.objects.count() == 1
+    assert sessions[0] == sessions[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_off_posted_twice_at_once_with_one_token_is_posted_once(floor):
+    product = ProductFactory()
+    stock_move_batch(moves=[Move(product, floor, Decimal(10))], kind=MovementKind.RECEIPT)
+    token = uuid.uuid4()
+    repeats = []
+
+    def post(_i):
+        try:
+            write_off_create(location=floor, reason="damaged", lines=[DocumentLine(product, Decimal(6))], token=token)
+        except transfers.AlreadyPosted as exc:
+            repeats.append(exc.document)
+
+    assert run_threads(post, 2) == []  # the second waits on the token's unique index, then finds the first
+    assert repeats == [WriteOff.objects.get()]
+    assert StockLevel.objects.get(product=product, location=floor).on_hand == 4

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog import gtin
 from stock.models import (
     CountLine,
     CountSession,
@@ -16,6 +17,8 @@ from stock.models import (
     ReplenishmentSuggestion,
     StockLevel,
     StockMovement,
+    Transfer,
+    WriteOff,
 )
 from stock.purchasing import OrderLine, purchase_order_create, purchase_order_send
 from stock.services import Move, stock_move_batch
@@ -136,24 +139,33 @@ def test_near_expiry_report_and_expired_write_off(client, manager, floor):
     assert StockLevel.objects.get(product=milk, lot=soon).on_hand == 5
 
 
+def form_token(client, name: str) -> str:
+    """The one-time token of a freshly opened document form, as the browser would send it back."""
+    return str(client.get(reverse(name)).context["form"]["token"].value())
+
+
 def test_transfer_and_write_off_forms(client, manager, floor, backroom):
     rice = ProductFactory()
     stock_move_batch(moves=[Move(rice, backroom, Decimal(10))], kind=MovementKind.RECEIPT)
     response = client.post(
         reverse("stock:transfer-new"),
-        {"source": backroom.pk, "destination": floor.pk, "lines": f"{rice.barcode} 4"},
+        {
+            "source": backroom.pk,
+            "destination": floor.pk,
+            "lines": f"{rice.barcode} 4",
+            "token": form_token(client, "stock:transfer-new"),
+        },
     )
     assert response.status_code == 302
     assert StockLevel.objects.get(product=rice, location=floor).on_hand == 4
+    write_off = {"location": floor.pk, "reason": "damaged", "token": form_token(client, "stock:write-off-new")}
     bad = client.post(
         reverse("stock:write-off-new"),
-        {"location": floor.pk, "reason": "damaged", "lines": f"{rice.barcode} 2\n{ean13(55)} 1\n{rice.barcode} x"},
+        {**write_off, "lines": f"{rice.barcode} 2\n{ean13(55)} 1\n{rice.barcode} x"},
     )
     text = bad.content.decode()
     assert "Line 2: No product has the code" in text and "Line 3: x is not a quantity" in text
-    too_many = client.post(
-        reverse("stock:write-off-new"), {"location": floor.pk, "reason": "damaged", "lines": f"{rice.barcode} 5"}
-    )
+    too_many = client.post(reverse("stock:write-off-new"), {**write_off, "lines": f"{rice.barcode} 5"})
     assert "4 left, 5 requested" in too_many.content.decode()
     assert not StockMovement.objects.filter(kind=MovementKind.WRITE_OFF).exists()
 
@@ -166,6 +178,7 @@ def test_write_off_lines_are_checked_as_quantities_of_their_product(client, mana
         {
             "location": floor.pk,
             "reason": "damaged",
+            "token": form_token(client, "stock:write-off-new"),
             "lines": f"{rice.barcode} 1.5\n{meat.barcode} 1.2345\n{rice.barcode} nan\n{meat.barcode} -1\n"
             f"{rice.barcode} {meat.barcode}\n{meat.barcode} 1e30",
         },
@@ -189,7 +202,12 @@ def test_delisted_goods_pasted_from_a_sheet_are_written_off(client, manager, flo
     # A tab from a spreadsheet, and the full-width space of a Chinese input method.
     response = client.post(
         reverse("stock:write-off-new"),
-        {"location": floor.pk, "reason": "damaged", "lines": f"{rice.barcode}\t2\n{meat.barcode}\u30001.25"},
+        {
+            "location": floor.pk,
+            "reason": "damaged",
+            "lines": f"{rice.barcode}\t2\n{meat.barcode}\u30001.25",
+            "token": form_token(client, "stock:write-off-new"),
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert StockLevel.objects.get(product=rice, location=floor).on_hand == 3
@@ -220,3 +238,58 @@ def test_receiving_a_cancelled_order_says_so_and_starts_nothing(client, manager,
     page = client.post(reverse("stock:receiving-start"), {"order": order.pk}, follow=True)
     assert f"{order} is cancelled and cannot be received." in page.content.decode()
     assert not Receipt.objects.exists()
+
+
+def test_a_double_submitted_transfer_or_write_off_is_posted_once(client, manager, floor, backroom):
+    rice = ProductFactory()
+    stock_move_batch(moves=[Move(rice, floor, Decimal(10))], kind=MovementKind.RECEIPT)
+    write_off = {
+        "location": floor.pk,
+        "reason": "damaged",
+        "lines": f"{rice.barcode} 3",
+        "token": form_token(client, "stock:write-off-new"),
+    }
+    first = client.post(reverse("stock:write-off-new"), write_off)
+    again = client.post(reverse("stock:write-off-new"), write_off, follow=True)
+    assert first.status_code == 302
+    assert f"{WriteOff.objects.get()} is already posted; nothing more was moved." in again.content.decode()
+    transfer = {
+        "source": floor.pk,
+        "destination": backroom.pk,
+        "lines": f"{rice.barcode} 7",  # all that is left: the repeat is not refused as a shortage either
+        "token": form_token(client, "stock:transfer-new"),
+    }
+    for _ in range(2):
+        assert client.post(reverse("stock:transfer-new"), transfer).status_code == 302
+    assert (WriteOff.objects.count(), Transfer.objects.count()) == (1, 1)
+    assert StockLevel.objects.get(product=rice, location=floor).on_hand == 0
+    assert StockLevel.objects.get(product=rice, location=backroom).on_hand == 7
+    stale = client.post(reverse("stock:write-off-new"), {**write_off, "token": ""})  # a form from before tokens
+    assert "This form is out of date" in stale.content.decode()
+    assert StockMovement.objects.filter(kind=MovementKind.WRITE_OFF).count() == 1
+
+
+def test_starting_a_count_twice_from_the_page_lands_in_the_open_count(client, manager, floor):
+    start = {"location": floor.pk, "tolerance_percent": "2"}
+    first = client.post(reverse("stock:count-list"), start)
+    again = client.post(reverse("stock:count-list"), start)
+    session = CountSession.objects.get()
+    assert first.url == again.url == reverse("stock:count-detail", args=[session.pk])
+    category = ProductFactory().category
+    refused = client.post(reverse("stock:count-list"), {**start, "categories": [category.pk]})
+    assert f"{session} is still open and covers some of the same goods" in refused.content.decode()
+    assert CountSession.objects.count() == 1
+
+
+def test_counting_a_label_that_is_no_quantity_of_its_product_says_why(client, manager, floor):
+    meat = ProductFactory(unit="kg", store_code="12345")
+    eggs = ProductFactory(store_code="54321")
+    session = count_session_start(location=floor)
+    add = reverse("stock:count-add", args=[session.pk])
+    zero_weight = client.post(add, {"code": f"(01)0{meat.barcode}(3103)000000"}, **HTMX)
+    assert zero_weight.status_code == 422  # not a 500 from the database's check
+    assert f"Code {meat.barcode}: Quantity must be more than zero." in zero_weight.content.decode()
+    weighed_eggs = client.post(add, {"code": gtin.with_check_digit("23" + "54321" + "01500")}, **HTMX)
+    assert weighed_eggs.status_code == 422
+    assert f"{eggs.name} is sold by the piece" in weighed_eggs.content.decode()
+    assert not CountLine.objects.exists()

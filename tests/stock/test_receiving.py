@@ -17,7 +17,13 @@ from stock.models import (
     StockLevel,
     StockMovement,
 )
-from stock.purchasing import OrderLine, purchase_order_cancel, purchase_order_create, purchase_order_send
+from stock.purchasing import (
+    OrderLine,
+    on_order_quantities,
+    purchase_order_cancel,
+    purchase_order_create,
+    purchase_order_send,
+)
 from stock.receiving import (
     moving_average_cost,
     receipt_line_update,
@@ -184,6 +190,22 @@ def test_a_cancelled_order_cannot_be_received(supplier, floor):
     assert Receipt.objects.get(pk=receipt.pk).status == Receipt.Status.DRAFT
 
 
+def test_the_rest_of_a_partly_received_order_can_be_cancelled_and_is_no_longer_on_order(supplier, floor):
+    product = ProductFactory(supplier=supplier)
+    order = sent_order(supplier, floor, (product, Decimal(5)))
+    receipt = receipt_start(order=order)
+    receipt_scan(receipt=receipt, code=product.barcode)
+    receipt_post(receipt=receipt)
+    assert on_order_quantities([product.pk]) == {(product.pk, floor.pk): 4}
+    purchase_order_cancel(order=order)
+    order.refresh_from_db()
+    assert order.status == PurchaseOrder.Status.CANCELLED
+    assert on_order_quantities([product.pk]) == {}
+    assert on_hand(product, floor) == 1  # what came stays booked
+    with pytest.raises(ValidationError, match="cancelled and cannot be cancelled"):
+        purchase_order_cancel(order=order)
+
+
 def test_posting_a_receipt_twice_is_refused(supplier, floor):
     product = ProductFactory(supplier=supplier)
     order = sent_order(supplier, floor, (product, Decimal(3)))
@@ -244,3 +266,16 @@ def test_a_typed_quantity_received_is_whole_for_goods_sold_by_the_piece(floor):
     with pytest.raises(ValidationError, match="sold by the piece: the quantity must be a whole number"):
         receipt_line_update(line=receipt.lines.get(), quantity=Decimal("2.5"))
     assert receipt.lines.get().quantity == 1
+
+
+def test_a_scanned_quantity_that_is_no_quantity_of_the_product_is_refused(floor):
+    meat = ProductFactory(unit="kg", store_code="12345")
+    eggs = ProductFactory(store_code="54321")  # sold by the piece, yet weighed at the counter
+    receipt = receipt_start(location=floor, reason="delivery without an order")
+    with pytest.raises(ValidationError, match=f"Code {meat.barcode}: Quantity must be more than zero"):
+        receipt_scan(receipt=receipt, code=f"(01)0{meat.barcode}(3103)000000")  # a case label weighing nothing
+    with pytest.raises(ValidationError, match=f"{eggs.name} is sold by the piece: the quantity must be a whole"):
+        receipt_scan(receipt=receipt, code=gtin.with_check_digit("23" + "54321" + "01500"))
+    assert not receipt.lines.exists()
+    receipt_scan(receipt=receipt, code=f"(01)0{meat.barcode}(3103)001500")
+    assert receipt.lines.get(product=meat).quantity == Decimal("1.5")

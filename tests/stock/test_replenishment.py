@@ -125,6 +125,21 @@ def test_selected_suggestions_become_one_draft_order_per_supplier(floor, django_
     assert PurchaseOrder.objects.count() == 2
 
 
+def test_a_delisted_product_raises_no_suggestion_and_its_open_one_is_not_ordered(floor, django_user_model):
+    user = django_user_model.objects.create_user("buyer")
+    product = ProductFactory(supplier=SupplierFactory(), safety_stock=Decimal(6))
+    suggestion = below_safety(product, floor, on_hand=1)
+    product.active = False
+    product.save()
+    result = suggestions_order(suggestions=[suggestion], user=user)
+    assert result.orders == [] and result.skipped == [(suggestion, f"{product.name} is delisted.")]
+    assert not PurchaseOrder.objects.exists()
+
+    suggestion_dismiss(suggestion=suggestion, reason="已下架", user=user)
+    stock_move_batch(moves=[Move(product, floor, Decimal(-1))], kind=MovementKind.SALE)
+    assert not ReplenishmentSuggestion.objects.filter(status="open").exists()
+
+
 def test_dismiss_needs_a_reason_and_closes_the_suggestion(floor, django_user_model):
     user = django_user_model.objects.create_user("buyer")
     product = ProductFactory(safety_stock=Decimal(5))

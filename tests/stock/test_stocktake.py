@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
+from catalog import gtin
 from stock.models import CountLine, CountSession, MovementKind, StockLevel, StockMovement
 from stock.services import Move, stock_move_batch
 from stock.stocktake import count_add, count_post, count_review, count_session_start, count_undo
@@ -147,3 +148,61 @@ def test_a_case_label_counts_the_items_it_holds(floor):
     assert CountLine.objects.get().counted == 24
     with pytest.raises(ValidationError, match="Unknown Application Identifier"):
         count_add(session=session, code=f"010{product.barcode}99X")
+
+
+def test_a_count_overlapping_an_open_count_of_the_location_is_refused(floor, backroom):
+    drinks = CategoryFactory(name="饮料")
+    juice = CategoryFactory(name="果汁", parent=drinks)
+    snacks = CategoryFactory(name="零食")
+    juice_count = count_session_start(location=floor, categories=[juice])
+    with pytest.raises(ValidationError, match=f"{juice_count} is still open and covers some of the same goods"):
+        count_session_start(location=floor)  # everything overlaps every count
+    with pytest.raises(ValidationError, match=f"{juice_count} is still open"):
+        count_session_start(location=floor, categories=[drinks])  # juice is inside drinks
+    snack_count = count_session_start(location=floor, categories=[snacks])  # no goods in common
+    backroom_count = count_session_start(location=backroom)  # another location
+    assert CountSession.objects.filter(status="open").count() == 3
+    product = stocked(floor, 1, category=juice)
+    count_add(session=juice_count, code=product.barcode)
+    count_post(session=juice_count)
+    with pytest.raises(ValidationError, match=f"{snack_count} is still open"):
+        count_session_start(location=floor)
+    assert count_session_start(location=floor, categories=[drinks]) not in (juice_count, snack_count, backroom_count)
+
+
+def test_starting_the_same_count_twice_opens_it_once_and_posts_the_shortage_once(floor):
+    product = stocked(floor, 10)
+    first = count_session_start(location=floor)
+    again = count_session_start(location=floor)  # "start count" submitted twice
+    assert again == first and CountSession.objects.count() == 1
+    count_add(session=first, code=product.barcode, quantity=Decimal(8))
+    count_post(session=first)
+    with pytest.raises(ValidationError, match="posted and read-only"):
+        count_post(session=again)
+    assert on_hand(product, floor) == 8
+
+
+def test_a_typed_quantity_with_a_case_barcode_counts_cases(floor, backroom):
+    product = stocked(floor, 72)
+    case = ProductBarcodeFactory(product=product, pack_quantity=24)
+    session = count_session_start(location=floor)
+    entry = count_add(session=session, code=case.barcode, quantity=Decimal(3))
+    assert entry.quantity == 72  # as the transfer and write-off forms read "case barcode 3"
+    assert count_review(session).rows[0].difference == 0
+    with pytest.raises(ValidationError, match="sold by the piece"):
+        count_add(session=session, code=case.barcode, quantity=Decimal("0.1"))  # 2.4 bottles
+
+
+def test_a_scanned_quantity_that_is_no_quantity_of_the_product_is_refused(floor):
+    meat = ProductFactory(unit="kg", store_code="12345")
+    eggs = ProductFactory(store_code="54321")  # sold by the piece, yet weighed at the counter
+    session = count_session_start(location=floor)
+    with pytest.raises(ValidationError, match=f"Code {meat.barcode}: Quantity must be more than zero"):
+        count_add(session=session, code=f"(01)0{meat.barcode}(3103)000000")  # a case label weighing nothing
+    with pytest.raises(ValidationError, match="Quantity must be more than zero|carries no weight"):
+        count_add(session=session, code=gtin.with_check_digit("23" + "12345" + "00000"))  # an empty scale pan
+    with pytest.raises(ValidationError, match=f"{eggs.name} is sold by the piece: the quantity must be a whole"):
+        count_add(session=session, code=gtin.with_check_digit("23" + "54321" + "01500"))
+    assert not CountLine.objects.exists()
+    count_add(session=session, code=gtin.with_check_digit("23" + "12345" + "01250"), quantity=Decimal(2))
+    assert CountLine.objects.get(product=meat).counted == Decimal("2.5")
