@@ -137,3 +137,9 @@ class PromotionAdmin(SimpleHistoryAdmin):
         (_("What it applies to"), {"fields": ["scope", "products", "categories"]}),
         (_("Limits"), {"fields": ["limit_per_sale", ("quantity_limit", "quantity_sold")]}),
     ]
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A revert validates and saves in one transaction, as the change form does, so that PromotionForm's lock
+        # on what has sold holds until the save.
+        with transaction.atomic():
+            return super().history_form_view(request, object_id, version_id, extra_context)

@@ -29,7 +29,13 @@ class ShiftOpenForm(forms.Form):
 
 
 class ShiftCloseForm(forms.Form):
-    shift = forms.IntegerField(widget=forms.HiddenInput)  # the shift the page showed, not whichever is open now
+    shift = forms.IntegerField(  # the shift the page showed, not whichever is open now
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("This page is out of date: open it again."),
+            "invalid": _("This page is out of date: open it again."),
+        },
+    )
     counted_cash = _amount(_("Counted cash"), required=True)
 
 

@@ -188,7 +188,9 @@ class PurchaseOrderLineFormSet(BaseInlineFormSet):
 
     def clean(self):
         super().clean()
-        if any(self.errors) or self.instance.supplier_id is None:
+        # Lines are typed on drafts only: afterwards the inline is read-only, its forms hold ids, and receiving
+        # adds lines of its own (goods delivered but not ordered, at quantity 0).
+        if any(self.errors) or self.instance.supplier_id is None or self.instance.status != PurchaseOrder.Status.DRAFT:
             return
         lines = [
             purchasing.OrderLine(form.cleaned_data["product"], form.cleaned_data["quantity"])

@@ -205,7 +205,9 @@ def _allocate_fefo(
             expired_left = sum(
                 (remaining[_key(lv.product_id, lv.location_id, lv.lot_id)] for lv in expired), Decimal(0)
             )
-            if expired and not allow_expired and expired_left >= wanted:
+            # Refused when the expired lots could cover the rest, and when some would be taken past them (a sale
+            # allowed below zero): either way the goods sold may be the expired ones.
+            if expired and not allow_expired and expired_left > 0 and (expired_left >= wanted or negative_ok):
                 raise ExpiredStock(
                     product=move.product,
                     location=move.location,

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from checkout.models import Promotion, Register, Sale, SaleLine
 from checkout.pricing import LineInput, PaymentInput, PromotionSoldOut
@@ -151,6 +153,7 @@ def test_receipt_and_api_list_the_savings(till, stocked, cashier):
     assert (body["lines"][0]["saving"], body["lines"][0]["promotion"]) == ("3.60", "特价5元")
 
 
+@pytest.mark.django_db(transaction=True)  # the admin's own transactions, as in production
 def test_buyer_sets_up_a_promotion_in_the_admin_with_history(client, stocked):
     (product,) = stocked(1, selling_price=D("10.00"))
     buyer = get_user_model().objects.create_user("buyer1", password="buyer-pass-1", is_staff=True)
@@ -186,3 +189,15 @@ def test_buyer_sets_up_a_promotion_in_the_admin_with_history(client, stocked):
     assert (values[0], values[-1]) == (D("7.00"), D("6.50"))  # (the product list is saved as a row of its own)
     assert all(h.history_user == buyer for h in promo.history.all())
     assert client.get(f"/admin/checkout/promotion/{promo.pk}/history/").status_code == 200
+
+    # Reverting to the first version validates and saves holding the row, as the change form does: a sale
+    # cannot claim units between the check against what has sold and the save.
+    first = promo.history.order_by("history_id").first()
+    revert = f"/admin/checkout/promotion/{promo.pk}/history/{first.history_id}/"
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(revert, {**form, "products": [product.pk], "quantity_limit": "20"})
+    assert "30 have been sold at this promotion already" in response.content.decode()
+    assert any("FOR UPDATE" in q["sql"] and Promotion._meta.db_table in q["sql"] for q in queries.captured_queries)
+    client.post(revert, {**form, "products": [product.pk]})
+    promo.refresh_from_db()
+    assert (promo.value, promo.quantity_limit, promo.quantity_sold) == (D("7.00"), D("100"), D("30"))

@@ -172,6 +172,8 @@ def test_a_close_sent_again_shows_the_z_report_and_never_closes_the_next_shift(c
     following.refresh_from_db()
     assert following.closed_at is None and following.counted_cash is None
 
+    outdated = client.post("/checkout/shift/close/", {"counted_cash": "100.00"})  # a page from before the field
+    assert outdated.status_code == 422 and "This page is out of date: open it again." in outdated.content.decode()
     refused = client.post("/checkout/shift/close/", {"shift": following.pk, "counted_cash": "-1"})
     assert refused.status_code == 422
     following.refresh_from_db()

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from stock.models import MovementKind, PurchaseOrder, ReplenishmentSuggestion
-from stock.purchasing import OrderLine, purchase_order_create
+from stock.purchasing import OrderLine, purchase_order_create, purchase_order_send
 from stock.receiving import receipt_post, receipt_scan, receipt_start
 from stock.services import Move, stock_move_batch
 from stock.stocktake import count_add, count_session_start
@@ -152,3 +152,23 @@ def test_order_lines_typed_in_the_admin_pass_the_order_checks(admin_client, floo
     product.save()
     assert admin_client.post(reverse("admin:stock_purchaseorder_add"), data).status_code == 302
     assert PurchaseOrder.objects.get().lines.get().quantity == 2
+
+
+def test_a_sent_order_with_received_lines_saves_in_the_admin(admin_client, floor):
+    supplier = SupplierFactory()
+    product = ProductFactory(supplier=supplier)
+    order = purchase_order_create(supplier=supplier, lines=[OrderLine(product, Decimal(5))], location=floor)
+    purchase_order_send(order=order)
+    receipt = receipt_start(order=order)
+    receipt_scan(receipt=receipt, code=ProductFactory(supplier=supplier).barcode)  # delivered, not ordered
+    receipt_post(receipt=receipt)
+    url = reverse("admin:stock_purchaseorder_change", args=[order.pk])
+    page = admin_client.get(url)
+    data = {"supplier": supplier.pk, "location": floor.pk, "expected_date": "", "note": "供应商说周五到"}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): management[name].value() for name in management.fields})
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.note == "供应商说周五到" and order.lines.count() == 2

@@ -49,6 +49,21 @@ def test_only_expired_stock_left_is_refused_unless_allowed(milk, floor):
     assert rows[0].lot == milk.lots_by_name["old"]
 
 
+def test_selling_past_the_stock_still_refuses_goods_that_may_be_the_expired_ones(milk, floor):
+    stock_move_batch(moves=[Move(milk, floor, Decimal(-10))], kind=MovementKind.SALE)  # only the expired lot left
+    old = lot_on_hand(milk, milk.lots_by_name["old"])
+    wanted = Decimal(old + 1)  # more than the expired lot holds, as a sale allowed below zero may take
+    with pytest.raises(ExpiredStock, match="L-OLD"):
+        stock_move_batch(moves=[Move(milk, floor, -wanted)], kind=MovementKind.SALE, allow_negative=True)
+    assert lot_on_hand(milk, milk.lots_by_name["old"]) == old
+    stock_move_batch(
+        moves=[Move(milk, floor, -wanted)], kind=MovementKind.SALE, allow_negative=True, allow_expired=True
+    )
+    assert lot_on_hand(milk, milk.lots_by_name["old"]) == 0
+    assert StockLevel.objects.get(product=milk, location=floor, lot=None).on_hand == -1
+    assert ledger_mismatches() == []
+
+
 def test_more_than_all_lots_hold_is_insufficient(milk, floor):
     with pytest.raises(InsufficientStock) as caught:
         stock_move_batch(moves=[Move(milk, floor, Decimal(-16))], kind=MovementKind.SALE, allow_expired=True)
