@@ -74,8 +74,12 @@ def _queue_needed(view):
 class ProductAdminForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
-        stored = self.instance.pk and Product.objects.filter(pk=self.instance.pk, lot_tracked=True).exists()
-        if stored and data.get("lot_tracked") is False and lot_stock_exists(self.instance.pk):
+        switched_off = (
+            data.get("lot_tracked") is False
+            and self.instance.pk is not None
+            and Product.objects.filter(pk=self.instance.pk, lot_tracked=True).exists()
+        )
+        if switched_off and lot_stock_exists(self.instance.pk):
             # Stock in lot rows would be out of reach: sales and moves of an untracked product use its no-lot row.
             self.add_error(
                 "lot_tracked",

@@ -322,8 +322,9 @@ def refunds_as_paid(sale: Sale, total: Decimal) -> list[tuple[str, Decimal]]:
     refunds, rest = [], total
     for method, amount in left.items():
         if method != PaymentMethod.CASH and amount > 0 and rest > 0:
-            refunds.append((method, min(amount, rest)))
-            rest -= min(amount, rest)
+            take = min(amount, rest)
+            refunds.append((method, take))
+            rest -= take
     if rest > 0:
         refunds.append((PaymentMethod.CASH, rest))
     return refunds

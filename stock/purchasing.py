@@ -37,12 +37,12 @@ def order_lines_check(supplier: Supplier, lines: Sequence[OrderLine]) -> None:
     seen = set()
     for number, line in enumerate(lines, start=1):
         where = {"n": number, "product": line.product.name}
-        problem = line.product.quantity_problem(Decimal(line.quantity)) if line.quantity is not None else None
-        if line.quantity is None or problem:
-            raise ValidationError(
-                _("Line %(n)d (%(product)s): %(problem)s")
-                % {**where, "problem": problem or _("Quantity must be more than zero.")}
-            )
+        if line.quantity is None:
+            problem = _("Quantity must be more than zero.")
+        else:
+            problem = line.product.quantity_problem(Decimal(line.quantity))
+        if problem:
+            raise ValidationError(_("Line %(n)d (%(product)s): %(problem)s") % {**where, "problem": problem})
         if not line.product.active:
             raise ValidationError(_("Line %(n)d (%(product)s): the product is delisted.") % where)
         if line.unit_cost is not None and Decimal(line.unit_cost) < 0:
