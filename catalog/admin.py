@@ -72,6 +72,13 @@ def _queue_needed(view):
 
 
 class ProductAdminForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "purchase_price" in self.fields:
+            # The page carries the cost it showed, so a save can tell a typed cost from the one a receipt has moved
+            # since the page was opened (see ProductAdmin.save_model).
+            self.fields["purchase_price"].show_hidden_initial = True
+
     def clean(self):
         data = super().clean()
         switched_off = (
@@ -143,7 +150,8 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
 
     # Reverting to a past version (simple-history's form) restores what a buyer edits, not the cost:
     # purchase_price is the moving average that receipts keep (stock.receiving), so it stays as it is now.
-    # The history form's instance is the past version, recognised by is_historic().
+    # The history form's instance is the past version, recognised by is_historic(). The change form keeps it too
+    # unless the cost was typed in.
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
@@ -155,11 +163,11 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if not is_historic(obj):
-            return super().save_model(request, obj, form, change)
         with transaction.atomic():
-            # Read under the row lock: a receipt posted since the form was shown may have moved the cost.
-            _keep_current_cost(obj, Product.objects.select_for_update())
+            if change and "purchase_price" not in form.changed_data:
+                # Left as shown (or read-only, on the revert page): a receipt posted since the page was opened may
+                # have moved the cost, read under the row lock. A cost typed in is saved as typed.
+                _keep_current_cost(obj, Product.objects.select_for_update())
             super().save_model(request, obj, form, change)
 
     @admin.display(description=_("on hand"), ordering="total_on_hand")

@@ -93,10 +93,43 @@ def test_reverting_a_product_restores_its_prices_but_keeps_the_current_cost(staf
     assert latest.history_user.username == "boss"
 
 
-def test_the_ordinary_change_form_still_edits_the_purchase_price(staff_client):
+def change_form_data(page) -> dict:
+    """What a browser posts from a product's change page left as shown: its fields, the hidden values of those
+    that carry what they showed, and the inlines' management forms."""
+    form = page.context["adminform"].form
+    data = revert_form_data(page)
+    data.update(
+        {form.add_initial_prefix(name): data[name] for name in form.fields if form[name].field.show_hidden_initial}
+    )
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): management[name].value() for name in management.fields})
+    return data
+
+
+def test_the_change_form_keeps_a_cost_a_receipt_moved_while_it_was_open(staff_client):
+    product = ProductFactory(purchase_price=Decimal("3.2000"), selling_price=Decimal("4.50"))
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    page = staff_client.get(url)
+    assert 'name="initial-purchase_price" value="3.2000"' in page.content.decode()
+    data = change_form_data(page)
+    product_update(product=product, purchase_price=Decimal("3.6000"))  # a receipt's moving average meanwhile
+
+    assert staff_client.post(url, {**data, "selling_price": "4.80"}).status_code == 302
+    product.refresh_from_db()
+    assert (product.selling_price, product.purchase_price) == (Decimal("4.80"), Decimal("3.6000"))
+    assert product.history.first().purchase_price == Decimal("3.6000")
+
+
+def test_a_cost_typed_into_the_change_form_is_saved(staff_client):
     product = ProductFactory(purchase_price=Decimal("3.2000"))
-    page = staff_client.get(reverse("admin:catalog_product_change", args=[product.pk]))
-    assert "purchase_price" in page.context["adminform"].form.fields
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+    data = change_form_data(staff_client.get(url))
+    product_update(product=product, purchase_price=Decimal("3.6000"))
+
+    assert staff_client.post(url, {**data, "purchase_price": "3.9000"}).status_code == 302
+    product.refresh_from_db()
+    assert product.purchase_price == Decimal("3.9000")
 
 
 def test_lot_tracking_cannot_be_turned_off_while_stock_is_held_in_lots(staff_client, floor):
@@ -104,11 +137,7 @@ def test_lot_tracking_cannot_be_turned_off_while_stock_is_held_in_lots(staff_cli
     lot = Lot.objects.create(product=product, code="L1", expiry_date=date.today() + timedelta(days=30))
     stock_move(product=product, location=floor, quantity=Decimal(10), kind=MovementKind.RECEIPT, lot=lot)
     url = reverse("admin:catalog_product_change", args=[product.pk])
-    page = staff_client.get(url)
-    data = revert_form_data(page)
-    for inline in page.context["inline_admin_formsets"]:
-        management = inline.formset.management_form
-        data.update({management.add_prefix(name): management[name].value() for name in management.fields})
+    data = change_form_data(staff_client.get(url))
     data.pop("lot_tracked")  # the box unticked
 
     refused = staff_client.post(url, data)
