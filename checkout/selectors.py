@@ -177,7 +177,7 @@ def sale_by_number(number: str) -> Sale | None:
     return (
         Sale.objects.select_related("register", "cashier", "shift")
         .prefetch_related(Prefetch("lines", queryset=SaleLine.objects.select_related("product")), "payments")
-        .filter(number=number.strip())
+        .filter(number=number)
         .first()
     )
 

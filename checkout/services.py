@@ -130,6 +130,7 @@ def sale_complete(
     payments: Sequence[PaymentInput],
     user,
     approved_by=None,
+    cart_approvals: bool = False,
 ) -> SaleResult:
     """Complete a whole sale in one transaction, exactly once per client token.
 
@@ -141,6 +142,9 @@ def sale_complete(
     shift with a lock that shift_close waits for (NoOpenShift if there is none), and in one stock_move_batch locks
     the lines' stock, checks it (InsufficientStock / ExpiredStock unless a manager with checkout.override_expired
     approved) and writes the stock, the sale with its lines and payments and the daily rollups.
+    With cart_approvals (the till's checkout of its own cart, whose token is the client token), a manager's approval
+    given on that cart to sell past the stock on hand lets the sale take on-hand below zero; no other caller's sale
+    can borrow it by sending the cart's token.
     """
     fingerprint = request_fingerprint(register, lines, payments)
     existing, sale_id = _sale_for_token(client_token)
@@ -174,7 +178,7 @@ def sale_complete(
         first = _first_sale(client_token, fingerprint)
         if first is not None:
             return first
-        if not stock_limit_approved(str(client_token)):
+        if not (cart_approvals and stock_limit_approved(str(client_token))):
             raise
         result = write.once(allow_negative=True)
     if result.created:
@@ -640,6 +644,7 @@ def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approve
         payments=payments,
         user=user,
         approved_by=approved_by,
+        cart_approvals=True,
     )
     cart.delete()
     return result

@@ -15,7 +15,7 @@ from checkout.pricing import CheckoutError, LineInput, PaymentInput
 from checkout.selectors import open_shift, shift_report
 from checkout.services import cart_checkout, cart_start, sale_complete, shift_open
 from stock.models import MovementKind, StockLevel
-from stock.services import Move, stock_move_batch
+from stock.services import InsufficientStock, Move, stock_move_batch
 from supermarket.models import ManagerOverride, OverrideKind
 from supermarket.overrides import OverrideRefused
 from supermarket.roles import BUYER, CASHIER, MANAGER
@@ -228,6 +228,27 @@ def test_selling_past_the_stock_on_hand_needs_a_manager_and_then_completes(till,
     record = ManagerOverride.objects.get(kind=OverrideKind.STOCK_LIMIT)
     assert (record.requested_by, record.approved_by) == (users[CASHIER], users[MANAGER])
     assert record.reference == str(sale.client_token)
+
+
+def test_a_stock_limit_approval_lends_nothing_to_another_sale_sent_with_the_carts_token(till, users, register, floor):
+    approved, other = ProductFactory(selling_price=Decimal("3.00")), ProductFactory(selling_price=Decimal("2.00"))
+    stock_move_batch(moves=[Move(other, floor, Decimal(4))], kind=MovementKind.RECEIPT)
+    till.post(reverse("checkout:scan"), {"code": approved.barcode}, HTTP_HX_REQUEST="true")
+    till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.STOCK_LIMIT, code=approved.barcode))
+    cart = Cart.objects.get(register=register, status="open")
+    assert ManagerOverride.objects.filter(kind=OverrideKind.STOCK_LIMIT, reference=str(cart.token)).exists()
+
+    # The cart's token is in the till page: a sale through the API under it is still held to the stock.
+    with pytest.raises(InsufficientStock):
+        sale_complete(
+            client_token=cart.token,
+            register=register,
+            lines=[LineInput(product=other, quantity=Decimal(500))],
+            payments=[PaymentInput("cash", Decimal("1000.00"))],
+            user=users[CASHIER],
+        )
+    assert StockLevel.objects.get(product=other, location=floor).on_hand == 4
+    assert not Sale.objects.filter(client_token=cart.token).exists()
 
 
 def test_without_the_override_a_sale_past_the_stock_is_still_refused(users, register, floor):

@@ -9,11 +9,12 @@ import re
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from supermarket.roles import BUYER, CASHIER, MANAGER, STOCK_CLERK
-from tests.security.conftest import ROLE_NAMES
+from supermarket.roles import BUYER, CASHIER, MANAGER, STOCK_CLERK, user_set_role
+from tests.security.conftest import PASSWORD, ROLE_NAMES
 
 pytestmark = pytest.mark.django_db
 
@@ -280,3 +281,19 @@ def test_a_url_without_a_rule_is_refused_to_all_but_superusers(users, rf):
     assert rule_for(match) is None  # and RoleAccessMiddleware then uses:
     assert not SUPERUSER.allows(users[MANAGER], {})
     assert SUPERUSER.allows(users[SU], {})
+
+
+def test_a_sale_number_with_spaces_is_no_way_round_the_own_sale_rule(users, store):
+    other = get_user_model().objects.create_user("cashier2", password=PASSWORD)
+    user_set_role(user=other, role=CASHIER)
+    client = Client()
+    client.force_login(other)
+    number = store["sale"].number
+    assert denied(client.get(reverse("checkout-api:sale-detail", args=[number])))
+    for url in (
+        reverse("checkout-api:sale-detail", args=[f"{number} "]),
+        reverse("checkout:receipt", args=[f" {number}"]),
+    ):
+        response = client.get(url)
+        assert response.status_code in (401, 403, 404), url
+        assert store["sale"].client_token.hex not in response.content.decode().replace("-", "")
