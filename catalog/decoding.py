@@ -105,8 +105,7 @@ def load_gray(data: bytes) -> np.ndarray:
     gray = np.asarray(image)
     longest = max(gray.shape)
     if longest > settings.SCAN_WORK_SIDE:
-        scale = settings.SCAN_WORK_SIDE / longest
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = scaled(gray, settings.SCAN_WORK_SIDE / longest, cv2.INTER_AREA)
     return np.ascontiguousarray(gray)
 
 
@@ -138,9 +137,16 @@ ENGINES: dict[str, Callable[[np.ndarray, frozenset[Symbology]], list[tuple[str, 
 # Variants ------------------------------------------------------------------------
 
 
+def scaled(gray: np.ndarray, factor: float, interpolation: int) -> np.ndarray:
+    """The image resized by factor. Sizes given, not factors: a strip of an image (1 × 5,000 pixels) keeps at least
+    one pixel across, where OpenCV would round it to none and fail."""
+    height, width = (max(1, round(side * factor)) for side in gray.shape)
+    return cv2.resize(gray, (width, height), interpolation=interpolation)
+
+
 def _upscale(gray: np.ndarray, factor: float) -> np.ndarray:
     # Lanczos keeps the sub-pixel edge information of bars narrower than two pixels; cubic blurs it away.
-    return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_LANCZOS4)
+    return scaled(gray, factor, cv2.INTER_LANCZOS4)
 
 
 def _sharpen(gray: np.ndarray, sigma: float, amount: float) -> np.ndarray:
@@ -177,7 +183,7 @@ def barcode_regions(gray: np.ndarray, limit: int = 2) -> list[np.ndarray]:
     """
     h, w = gray.shape
     scale = min(1.0, 640 / max(h, w))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = scaled(gray, scale, cv2.INTER_AREA) if scale < 1 else gray
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
     magnitude = cv2.convertScaleAbs(cv2.magnitude(gx, gy))
@@ -221,7 +227,7 @@ def variants(gray: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
         # A webcam frame at about half size first: area averaging removes sensor noise that
         # makes zbar slow and blind, and a code large enough to matter still has 2+ pixels a bar.
         scale = FIRST_PASS_SIDE / longest
-        yield "reduced", cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        yield "reduced", scaled(gray, scale, cv2.INTER_AREA)
         # Then the code's own crop at full resolution: a fraction of the frame to scan, level and enlarged.
         yield from _region_variants(gray)
     yield "gray", gray

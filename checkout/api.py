@@ -23,6 +23,7 @@ from stock.services import InsufficientStock
 from supermarket import metrics
 from supermarket.auth import api_auth
 from supermarket.money import money
+from supermarket.unavailable import nul_field, nul_message
 
 NUMBER_LIMIT = Decimal(10**9)
 
@@ -143,7 +144,7 @@ def _decimal(value, field: str) -> Decimal:
     if not number.is_finite():
         raise CheckoutError(_("%(field)s must be a finite number.") % {"field": field}, field=field)
     # Beyond every quantity and amount column (12 digits); rounding such a number would raise, not refuse.
-    if abs(number) >= NUMBER_LIMIT:
+    if number.copy_abs() >= NUMBER_LIMIT:  # abs() would round, and overflow on an exponent beyond the context's
         raise CheckoutError(
             _("%(field)s is too large: at most %(limit)s.") % {"field": field, "limit": NUMBER_LIMIT - 1}, field=field
         )
@@ -213,6 +214,9 @@ def sale_create(request: HttpRequest) -> JsonResponse:
         body = json.loads(request.body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         return _error(_("The request body is not valid JSON."), 400, "body")
+    # JSON can only carry a NUL escaped: bodies without the escape are not walked.
+    if b"\\u0000" in request.body and (field := nul_field(body)):
+        return _error(nul_message(field), 400, field)
     try:
         body = _object(body, "body")
         try:

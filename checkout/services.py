@@ -154,6 +154,17 @@ def sale_complete(
         raise CheckoutError(_("A sale needs at least one line."), field="lines")
     for i, line in enumerate(lines):
         check_quantity(line.product, line.quantity, field=f"lines[{i}].quantity")
+        if (
+            line.amount is None
+            and line.product.selling_price > 0
+            and not money(line.product.selling_price * line.quantity)
+        ):
+            # Each line is rounded to the fen on its own: a kilogram sold a gram a line would go for nothing.
+            raise CheckoutError(
+                _("%(quantity)s of %(name)s comes to less than ¥0.01: too little to sell on its own.")
+                % {"quantity": quantity_text(line.quantity), "name": line.product.name},
+                field=f"lines[{i}].quantity",
+            )
         if not line.product.active:
             raise CheckoutError(
                 _("%(name)s is inactive and cannot be sold.") % {"name": line.product.name}, field=f"lines[{i}].code"

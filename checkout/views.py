@@ -213,7 +213,8 @@ def scan(request: HttpRequest) -> HttpResponse:
 @require_POST
 @till_view
 def add_product(request: HttpRequest) -> HttpResponse:
-    product = Product.objects.filter(pk=request.POST.get("product"), active=True).first()
+    pk = _posted_id(request, "product")
+    product = None if pk is None else Product.objects.filter(pk=pk, active=True).first()
     if product is None:
         return _scan_error(request, CheckoutError(_("That item can no longer be sold.")))
     return _add(request, Scan(product=product, code="", quantity=Decimal(1)))
@@ -266,12 +267,18 @@ def hold(request: HttpRequest) -> HttpResponse:
 @require_POST
 @till_view
 def recall(request: HttpRequest) -> HttpResponse:
-    cart_id = request.POST.get("cart", "")
-    if not cart_id.isdigit():
+    cart_id = _posted_id(request, "cart")
+    if cart_id is None:
         return _scan_error(request, CheckoutError(_("Choose a held sale to recall.")))
     return _cart_action(
-        request, lambda cart: services.cart_recall(register=request.register, cart_id=int(cart_id), user=request.user)
+        request, lambda cart: services.cart_recall(register=request.register, cart_id=cart_id, user=request.user)
     )
+
+
+def _posted_id(request: HttpRequest, name: str) -> int | None:
+    """A row id the page posted, or None for anything but plain digits (a page tampered with, an empty field)."""
+    value = request.POST.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 @require_POST

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     # A lost database connection becomes 503 + Retry-After (clients repeat with the same token).
     "supermarket.unavailable.DatabaseUnavailableMiddleware",
     "supermarket.unavailable.BodyTooLargeMiddleware",
+    "supermarket.unavailable.NulRefusedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

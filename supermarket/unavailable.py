@@ -1,6 +1,7 @@
 """Failures outside the views' own validation, answered clearly instead of with a 500 or a bare 400 page.
 
-A database that cannot be reached answers 503 with Retry-After.
+A database that cannot be reached answers 503 with Retry-After. Text holding a NUL character, which PostgreSQL
+cannot store or compare, is refused with 400 before any view reads it.
 
 PostgreSQL restarting or failing over drops every connection: the request in
 flight gets OperationalError or InterfaceError, and new connections are refused
@@ -64,3 +65,49 @@ class BodyTooLargeMiddleware(_ExceptionMiddleware):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         message = _("The request body is too large: at most %(size)s bytes are accepted.") % {"size": limit}
         return JsonResponse({"error": message, "field": "body"}, status=413)
+
+
+NUL = "\x00"
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def nul_field(value, name: str = "") -> str | None:
+    """Where in a parsed JSON value a text holds a NUL character (like lines[0].code), or None."""
+    if isinstance(value, str):
+        return (name or "body") if NUL in value else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in children:
+        path = f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}" if name else key
+        if isinstance(key, str) and NUL in key:
+            return path
+        if found := nul_field(item, path):
+            return found
+    return None
+
+
+def nul_message(field: str) -> str:
+    return _("%(field)s holds a NUL character, which no text may hold.") % {"field": field}
+
+
+class NulRefusedMiddleware:
+    """A path, query parameter or form field holding a NUL character is answered 400 naming it. PostgreSQL text
+    cannot hold one: passed on, the first query with it would fail with a 500 (a scanned code, a sale number in the
+    URL). Uploaded files are not looked at; the JSON API checks its bodies itself (nul_field)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        field = "path" if NUL in request.path else _nul_in(request.GET)
+        if field is None and request.method == "POST" and request.content_type in _FORMS:
+            field = _nul_in(request.POST)
+        if field is None:
+            return self.get_response(request)
+        message = nul_message(field)
+        if request.path_info.startswith(API_PREFIX):
+            return JsonResponse({"error": message, "field": field}, status=400)
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+
+
+def _nul_in(data) -> str | None:
+    return next((key for key, values in data.lists() if NUL in key or any(NUL in v for v in values)), None)

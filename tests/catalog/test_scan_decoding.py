@@ -279,6 +279,14 @@ def test_large_phone_photo_is_reduced_and_still_decodes():
     assert [c.code for c in decode_image(jpeg(photo)).codes] == [stored]
 
 
+@pytest.mark.parametrize("shape", [(1, 5000), (5000, 1), (3, 10000)])
+def test_a_strip_of_an_image_is_reduced_to_at_least_a_pixel_across(shape):
+    strip = io.BytesIO()
+    Image.new("L", shape[::-1], 255).save(strip, format="PNG")
+    assert min(load_gray(strip.getvalue()).shape) == 1
+    assert decode_image(strip.getvalue()).codes == []
+
+
 def test_code_128_with_letters_keeps_its_text():
     decoding = decode_image(jpeg(render_code(Symbology.CODE128, "LOT-2026/117")))
     assert [(c.code, c.symbology) for c in decoding.codes] == [("LOT-2026/117", Symbology.CODE128)]

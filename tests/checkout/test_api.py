@@ -181,6 +181,8 @@ def test_sale_not_enough_stock_is_409_and_changes_nothing(api, stocked, floor):
         (lambda b: b.update(payments=[{"method": "cash", "amount": "100.001"}]), "payments[0].amount"),
         (lambda b: b.update(register="NOPE"), "register"),
         (lambda b: b.update(lines="x"), "lines"),
+        (lambda b: b["lines"][0].update(quantity="1E+999999999"), "lines[0].quantity"),
+        (lambda b: b.update(payments=[{"method": "cash", "amount": "-1E+1000000"}]), "payments[0].amount"),
     ],
 )
 def test_malformed_sale_is_400_naming_the_field(api, stocked, mutate, field):
@@ -192,6 +194,41 @@ def test_malformed_sale_is_400_naming_the_field(api, stocked, mutate, field):
     assert response.json()["field"] == field
     assert Sale.objects.count() == 0
     assert StockMovement.objects.filter(kind="sale").count() == 0
+
+
+def test_weighed_goods_cannot_be_split_into_lines_too_small_to_cost_a_fen(api, stocked, floor):
+    (fish,) = stocked(1, on_hand=Decimal(5), unit="kg", selling_price=Decimal("4.79"))
+    body = sale_body(fish, quantity="0.001", amount="1.00")
+    body["lines"] = body["lines"] * 1000  # a kilogram, a gram a line: each line rounds to ¥0.00
+    response = api("post", "/api/sales", body)
+    assert response.status_code == 400
+    assert response.json()["field"] == "lines[0].quantity"
+    assert "less than ¥0.01" in response.json()["error"]
+    assert Sale.objects.count() == 0
+    assert StockLevel.objects.get(product=fish, location=floor).on_hand == 5
+
+    body = sale_body(fish, quantity="0.002", amount="1.00")  # ¥0.01: the line costs something, and sells
+    assert api("post", "/api/sales", body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b["payments"][0].update(reference="a\x00b"), "payments[0].reference"),
+        (lambda b: b.update(register="T\x0001"), "register"),
+        (lambda b: b["lines"][0].update(code="\x00"), "lines[0].code"),
+    ],
+)
+def test_a_nul_character_anywhere_in_a_sale_is_400_naming_the_field(api, stocked, mutate, field):
+    (product,) = stocked(1, on_hand=Decimal(10))
+    body = sale_body(product, amount="100.00")
+    mutate(body)
+    response = api("post", "/api/sales", body)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert "NUL character" in response.json()["error"]
+    assert Sale.objects.count() == 0
+    assert api("get", "/api/sales/A%00").status_code == 400
 
 
 def test_body_that_is_not_json_is_400(api, db):

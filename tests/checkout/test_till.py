@@ -181,6 +181,28 @@ def test_quantity_void_hold_recall_and_cancel(till, stocked, register):
     assert cart_quantities(register) == {}
 
 
+@pytest.mark.parametrize(
+    ("path", "data"), [("add/", {"product": ""}), ("add/", {"product": "abc"}), ("recall/", {"cart": "²"})]
+)
+def test_a_tampered_item_or_held_sale_id_is_refused_and_changes_nothing(till, stocked, register, path, data):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till(path, **data)
+    assert response.status_code == 422
+    assert cart_quantities(register) == {milk.name: 1}
+
+
+def test_a_nul_character_in_a_scan_or_a_sale_number_is_refused_and_changes_nothing(till, stocked, register):
+    (milk,) = stocked(1)
+    till("scan/", code=milk.barcode)
+    response = till("scan/", code=f"{milk.barcode}\x00")
+    assert response.status_code == 400
+    assert "code holds a NUL character" in response.content.decode()
+    assert cart_quantities(register) == {milk.name: 1}
+    assert till.client.get("/checkout/sales/T01%00/receipt/").status_code == 400
+    assert till.client.get("/checkout/returns/", {"number": "T01\x00"}).status_code == 400
+
+
 def test_pay_cash_redirects_to_the_receipt_with_change(till, stocked, register, floor):
     (milk,) = stocked(1, on_hand=Decimal(10))
     till("scan/", code=milk.barcode)
