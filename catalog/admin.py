@@ -2,6 +2,7 @@ from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import label_for_field
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
@@ -23,7 +24,7 @@ from catalog import gtin
 from catalog.imports import uploads
 from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
-from catalog.resources import ProductResource
+from catalog.resources import LabelledExportForm, ProductResource, xlsx_number_formats
 from stock.selectors import lot_stock_exists, on_hand_subquery
 from supermarket.jobs import JobsUnavailable
 
@@ -43,9 +44,49 @@ class BelowSafetyStockFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ProductBarcodeForm(forms.ModelForm):
+    def clean_barcode(self):
+        # The stored form, so that the formset's check for a code entered twice also sees 036000291452 and
+        # 0036000291452 as one barcode. A malformed code is left for the field's validator to report.
+        code = self.cleaned_data["barcode"]
+        try:
+            return gtin.normalize(code)
+        except gtin.InvalidCode:
+            return code
+
+
+class ProductBarcodeFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        # Ahead of the formset's own check for repeated values, whose message names the field by its attribute name:
+        # a form marked here as invalid is left out of that check.
+        seen = set()
+        for form in self.forms:
+            code = form.cleaned_data.get("barcode") if form.is_valid() else None
+            if not code or self._should_delete_form(form):
+                continue
+            if code in seen:
+                form.add_error("barcode", _("Code %(code)s is entered more than once.") % {"code": code})
+            seen.add(code)
+        super().clean()
+
+
 class ProductBarcodeInline(admin.TabularInline):
     model = ProductBarcode
+    form = ProductBarcodeForm
+    formset = ProductBarcodeFormSet
     extra = 0
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """simple-history's admin, its history page heading the history_list_display columns with their verbose names
+    in the user's language (its own template shows the attribute names, selling_price) and leaving the change reason
+    empty where none was given."""
+
+    object_history_list_template = "admin/simple_history/object_history_list.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        columns = [(name, label_for_field(name, self.model, self)) for name in self.get_history_list_display(request)]
+        return super().history_view(request, object_id, {**(extra_context or {}), "history_columns": columns})
 
 
 def _keep_current_cost(product: Product, products) -> None:
@@ -96,7 +137,7 @@ class ProductAdminForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class ProductAdmin(ImportExportMixin, HistoryAdmin):
     form = ProductAdminForm
     list_display = [
         "barcode",
@@ -118,6 +159,7 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
     history_list_display = ["selling_price", "purchase_price"]
     # Export of the filtered list to CSV (with BOM, so that Excel reads the Chinese) and XLSX.
     resource_classes = [ProductResource]
+    export_form_class = LabelledExportForm
     formats = [CSV, XLSX]
     to_encoding = "utf-8-sig"
     import_page_template = "admin/catalog/product/import.html"
@@ -173,6 +215,12 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
     @admin.display(description=_("on hand"), ordering="total_on_hand")
     def on_hand(self, obj):
         return obj.total_on_hand.normalize()
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        if isinstance(file_format, XLSX):
+            data = xlsx_number_formats(data, ProductResource.XLSX_NUMBER_FORMATS)
+        return data
 
     def get_search_results(self, request, queryset, search_term):
         # A 12-digit UPC-A or a GTIN-14 finds the product stored under its 13-digit form.
@@ -251,8 +299,10 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
     @_queue_needed
     def process_import(self, request: HttpRequest, **kwargs) -> HttpResponse:
         state = self._upload(request, request.POST.get("upload_id", ""))
-        if state["status"] == "previewed" and not state["summary"]["error_count"]:
-            uploads.upload_start_apply(state, user_id=request.user.pk)
+        confirmable = state["status"] == "previewed" and not state["summary"]["error_count"]
+        started = confirmable and uploads.upload_start_apply(state, user_id=request.user.pk)
+        if not started and uploads.upload_confirmed(state["id"]):  # a double click, or a second tab
+            messages.info(request, _("This import was already confirmed; it is applied only once."))
         return redirect("admin:catalog_product_import_status", upload_id=state["id"])
 
     @_queue_needed
@@ -266,14 +316,14 @@ class ProductAdmin(ImportExportMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(SimpleHistoryAdmin):
+class CategoryAdmin(HistoryAdmin):
     list_display = ["name", "name_en", "parent"]
     search_fields = ["name", "name_en"]
     list_select_related = ["parent"]
 
 
 @admin.register(Supplier)
-class SupplierAdmin(SimpleHistoryAdmin):
+class SupplierAdmin(HistoryAdmin):
     list_display = ["name", "contact", "phone", "email", "lead_time_days", "active"]
     list_filter = ["active"]
     search_fields = ["name", "contact", "phone"]

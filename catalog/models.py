@@ -31,7 +31,19 @@ class Category(models.Model):
         verbose_name = _("category")
         verbose_name_plural = _("categories")
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["parent", "name"], name="category_unique_name_in_parent")]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="category_unique_name_in_parent"),
+            # The constraint above lets top-level categories (parent NULL) repeat a name, since NULL is never equal
+            # to NULL; two "饮料" at the top would leave an import no path that names one of them.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(parent__isnull=True),
+                name="category_unique_top_level_name",
+                violation_error_message=_(
+                    "There is already a top-level category with this name: choose another name or a parent."
+                ),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.parent} / {self.name}" if self.parent_id else self.name
@@ -147,24 +159,22 @@ class Product(models.Model):
         return None
 
     def clean(self):
+        # Barcodes, extra barcodes and store codes are one namespace: the till looks a typed or scanned code up in
+        # all of them, so a code shared by two products would sell whichever the lookup finds first.
+        errors = {}
         if self.barcode:
             try:
                 self.barcode = gtin.normalize(self.barcode)
             except gtin.InvalidCode:
                 pass  # reported by the field validator
             else:
-                clash = ProductBarcode.objects.filter(barcode=self.barcode)
-                if clash.exists():
-                    raise ValidationError(
-                        {
-                            "barcode": _("Barcode %(code)s is already an extra barcode of %(product)s.")
-                            % {"code": self.barcode, "product": clash.first().product}
-                        }
-                    )
+                errors["barcode"] = code_clash(self.barcode, product=self, with_barcodes=False)
+        self.store_code = (self.store_code or "").strip().upper() or None
         if self.store_code:
-            self.store_code = self.store_code.strip().upper()
-        elif self.store_code == "":
-            self.store_code = None
+            errors["store_code"] = code_clash(self.store_code, product=self, with_store_codes=False)
+        errors = {field: message for field, message in errors.items() if message}
+        if errors:
+            raise ValidationError(errors)
 
 
 class ProductBarcode(models.Model):
@@ -188,10 +198,46 @@ class ProductBarcode(models.Model):
                 self.barcode = gtin.normalize(self.barcode)
             except gtin.InvalidCode:
                 return
-            if Product.objects.filter(barcode=self.barcode).exists():
-                raise ValidationError(
-                    {
-                        "barcode": _("Barcode %(code)s is already the main barcode of a product.")
-                        % {"code": self.barcode}
-                    }
-                )
+            # The product as its form stands, not as stored: a barcode or store code changed in the same save counts.
+            product = self.product if self.product_id or ProductBarcode.product.is_cached(self) else None
+            if product is not None and self.barcode == product.barcode:
+                message = _("Code %(code)s is already this product's main barcode.") % {"code": self.barcode}
+            elif product is not None and self.barcode == product.store_code:
+                message = _("Code %(code)s is already this product's store code.") % {"code": self.barcode}
+            else:
+                # Repeats among extra barcodes are left to the unique field.
+                message = code_clash(self.barcode, product=product, with_extra_barcodes=False)
+            if message:
+                raise ValidationError({"barcode": message})
+
+
+def code_clash(
+    code: str,
+    *,
+    product: Product | None = None,
+    with_barcodes: bool = True,
+    with_extra_barcodes: bool = True,
+    with_store_codes: bool = True,
+) -> str | None:
+    """Why `code` cannot be one of `product`'s codes: another product already carries it as its main barcode, an
+    extra barcode or its store code. None when the code is free.
+
+    `product` is left out of the main barcode and store code checks (None: a product not chosen yet). A repeat
+    within one kind of code is the unique field's to report, so the caller turns that kind off."""
+    others = Product.objects.exclude(pk=product.pk) if product is not None and product.pk else Product.objects
+    if with_barcodes:
+        owner = others.filter(barcode=code).first()
+        if owner is not None:
+            return _("Code %(code)s is already the barcode of %(product)s.") % {"code": code, "product": owner}
+    if with_extra_barcodes:
+        extra = ProductBarcode.objects.select_related("product").filter(barcode=code).first()
+        if extra is not None:
+            return _("Code %(code)s is already an extra barcode of %(product)s.") % {
+                "code": code,
+                "product": extra.product,
+            }
+    if with_store_codes:
+        owner = others.filter(store_code=code).first()
+        if owner is not None:
+            return _("Code %(code)s is already the store code of %(product)s.") % {"code": code, "product": owner}
+    return None

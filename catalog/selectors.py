@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 from django.utils.translation import gettext as _
 
 from catalog import gtin
@@ -73,8 +73,13 @@ def product_lookup(code: str, *, include_inactive: bool = False) -> Scan:
     if gtin.is_variable_measure(normalized):
         scan = _variable_measure(normalized)
     if scan is None:
+        # Product.clean keeps barcodes and store codes apart; should a clash have got in anyway (older data), the
+        # code printed on the goods wins over a typed store code, and the choice never depends on names.
         product = (
-            Product.objects.select_related("category").filter(Q(barcode=normalized) | Q(store_code=normalized)).first()
+            Product.objects.select_related("category")
+            .filter(Q(barcode=normalized) | Q(store_code=normalized))
+            .order_by(Case(When(barcode=normalized, then=0), default=1))
+            .first()
         )
         if product is not None:
             scan = Scan(product=product, code=normalized, quantity=Decimal(1))

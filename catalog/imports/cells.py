@@ -6,6 +6,7 @@ the caller).
 """
 
 import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
@@ -40,13 +41,37 @@ HEADERS: dict[str, tuple[str, ...]] = {
 _FIELD_BY_HEADER = {spelling: field for field, spellings in HEADERS.items() for spelling in spellings}
 
 
+def plain(text: str) -> str:
+    """Full-width digits, letters and punctuation (３６０，１２．５０, the ideographic space) as ASCII.
+
+    Only for codes, numbers and units: NFKC also rewrites characters a product
+    name means as written (℃ becomes °C, ① becomes 1), so names are left alone.
+    """
+    return unicodedata.normalize("NFKC", text)
+
+
 def _header_key(text: str) -> str:
-    return re.sub(r"[\s_\-()（）/]+", "", text).lower()
+    return re.sub(r"[\s_\-()（）/]+", "", plain(text)).lower()
 
 
 def header_field(text: str) -> str | None:
     """The field a column header stands for, in English or Chinese; None if unknown."""
-    return _FIELD_BY_HEADER.get(_header_key(text))
+    return _split_header(text)[0]
+
+
+def header_unit(text: str) -> str | None:
+    """The unit a quantity or price header is written in, as in 售价（元/斤）: 斤; None when it names none."""
+    return _split_header(text)[1]
+
+
+def _split_header(text: str) -> tuple[str | None, str | None]:
+    key = _header_key(text)
+    if key in _FIELD_BY_HEADER:
+        return _FIELD_BY_HEADER[key], None
+    # Chinese price lists write the currency and unit into the header: 售价（元）, 零售价/元, 进价(元/斤).
+    if (match := _WITH_UNIT.match(key)) and _FIELD_BY_HEADER.get(match["field"]) in _UNIT_FIELDS:
+        return _FIELD_BY_HEADER[match["field"]], match["unit"]
+    return None, None
 
 
 # Units as Chinese catalogs write them: factor converts the row's prices and
@@ -61,10 +86,15 @@ UNITS: dict[str, tuple[str, Decimal]] = {
 }
 
 
+_UNIT_FIELDS = ("purchase_price", "selling_price", "safety_stock")
+_UNIT_WORDS = "|".join(re.escape(word) for word in sorted(UNITS, key=len, reverse=True))
+_WITH_UNIT = re.compile(rf"^(?P<field>.+?)(?:元|rmb|cny|¥|人民币)?(?:每?(?P<unit>{_UNIT_WORDS}))?$")
+
+
 def parse_unit(text: str) -> tuple[str, Decimal]:
     """(stored unit, kg per written unit); 斤 is 0.5 kg."""
     try:
-        return UNITS[text.strip().lower()]
+        return UNITS[plain(text).strip().lower()]
     except KeyError:
         raise CellError(
             _("Unknown unit %(unit)s: use 件/个/瓶/袋/盒 for pieces, kg/公斤 or 斤 for weighed goods.") % {"unit": text}
@@ -84,7 +114,7 @@ def parse_barcode(text: str, *, is_known: Callable[[str], bool] = lambda code: F
     when it has at most 7 digits; when both are possible, the one the catalog
     already has wins, otherwise the cell is refused as ambiguous.
     """
-    code = text.strip().replace(" ", "")
+    code = plain(text).strip().replace(" ", "")
     if _SCIENTIFIC.match(code):
         raise CellError(
             _(
@@ -136,7 +166,7 @@ def parse_decimal(text: str, *, places: int, max_digits: int, what: str) -> Deci
     A comma followed by three-digit groups separates thousands; any other single
     comma is a decimal comma, as European retailer exports write it.
     """
-    raw = text
+    raw, text = text, plain(text)
     try:
         value = Decimal(text)
     except InvalidOperation:

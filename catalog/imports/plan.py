@@ -7,18 +7,22 @@ Writing (services.catalog_import_apply) only carries a Plan out.
 """
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.imports.cells import (
+    UNITS,
     CellError,
     header_field,
+    header_unit,
     largest_amount,
     parse_barcode,
     parse_decimal,
@@ -27,6 +31,7 @@ from catalog.imports.cells import (
 )
 from catalog.imports.reading import Table
 from catalog.models import Category, Product, ProductBarcode, Supplier, Unit
+from catalog.resources import FORMULA_STARTS
 from supermarket.money import quantity, quantity_text
 
 # Fields compared with the catalog, in the order the preview lists them.
@@ -78,6 +83,7 @@ class Plan:
     categories: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     suppliers: dict[str, int | None] = field(default_factory=dict)  # casefolded name -> id
     headers: dict[str, str] = field(default_factory=dict)  # field -> the file's own column header
+    header_units: dict[str, str] = field(default_factory=dict)  # field -> unit its header names: 售价(元/斤)
     header_row: int = 1
     fingerprint: str = ""
 
@@ -90,14 +96,29 @@ class Plan:
         return len({problem.row for problem in self.errors if problem.row > self.header_row})
 
     def problem(self, row: int, name: str, value: str, message: str) -> Problem:
-        return Problem(row, self.headers.get(name, name), value, message)
+        # A missing column is named as the buyer knows it, not by its field name.
+        return Problem(row, self.headers.get(name) or field_label(name), value, message)
+
+
+def field_label(name: str) -> str:
+    try:
+        return str(capfirst(Product._meta.get_field(name).verbose_name))
+    except FieldDoesNotExist:
+        return name
+
+
+# Separators of a category path, as buyers type them with a Chinese input method on or off.
+_CATEGORY_SEPARATORS = re.compile(r"[/／>＞]")
 
 
 class _Categories:
-    """Category cells resolved against the whole tree: 'Drinks / Soda' is a path, 'Soda' a unique name."""
+    """Category cells resolved against the whole tree: 'Drinks / Soda' is a path, 'Soda' a unique name.
+
+    Each part of a path is matched by name or English name, so 饮料 / 果汁 and Beverages / Juice are one path.
+    """
 
     def __init__(self):
-        rows = list(Category.objects.values_list("id", "name", "name_en", "parent_id"))
+        rows = list(Category.objects.order_by("pk").values_list("id", "name", "name_en", "parent_id"))
         by_id = {pk: (name, parent) for pk, name, _en, parent in rows}
         self.path_of: dict[int, tuple[str, ...]] = {}
         for pk in by_id:
@@ -108,12 +129,14 @@ class _Categories:
             self.path_of[pk] = tuple(path)
         self.by_path = {path: pk for pk, path in self.path_of.items()}
         self.by_name: dict[str, list[int]] = {}
-        for pk, name, name_en, _parent in rows:
+        self.children: dict[tuple[int | None, str], list[int]] = {}
+        for pk, name, name_en, parent in rows:
             for key in {name.casefold(), name_en.casefold()} - {""}:
                 self.by_name.setdefault(key, []).append(pk)
+                self.children.setdefault((parent, key), []).append(pk)
 
     def resolve(self, text: str) -> tuple[tuple[str, ...], int | None]:
-        path = tuple(part.strip() for part in text.replace(">", "/").split("/") if part.strip())
+        path = tuple(part.strip() for part in _CATEGORY_SEPARATORS.split(text) if part.strip())
         if not path:
             raise CellError(_("Category %(text)s names no category.") % {"text": text})
         if len(path) == 1:
@@ -131,11 +154,32 @@ class _Categories:
                 return self.path_of[found[0]], found[0]
         if any(len(part) > 100 for part in path):
             raise CellError(_("A category name is longer than 100 characters."))
-        return path, self.by_path.get(path)
+        return self._walk(path)
+
+    def _walk(self, path: tuple[str, ...]) -> tuple[tuple[str, ...], int | None]:
+        """The path with its existing part named as the catalog names it, and the category's id (None if new)."""
+        node = None
+        for depth, part in enumerate(path):
+            # Two siblings can share a key when one's English name is the other's name: the name wins.
+            found = self.children.get((node, part.casefold()), [])
+            found = [pk for pk in found if self.path_of[pk][-1] == part] or found
+            if not found:
+                known = self.path_of[node] if node is not None else ()
+                return known + path[depth:], None
+            node = found[0]
+        return self.path_of[node], node
+
+
+def unquote(text: str) -> str:
+    """The text without the apostrophe our export puts before = + - @ to keep spreadsheets from evaluating it."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
 
 
 def _text(limit: int, what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
+        text = unquote(text)
         if len(text) > limit:
             raise CellError(_("%(what)s is longer than %(n)d characters.") % {"what": what, "n": limit})
         return text
@@ -148,6 +192,7 @@ CELL_PARSERS: dict[str, Callable[[str], object]] = {
     "name": _text(200, gettext_lazy("Name")),
     "name_en": _text(200, gettext_lazy("English name")),
     "supplier": _text(200, gettext_lazy("Supplier")),
+    "category": unquote,  # its length is checked part by part when it is resolved
     "purchase_price": partial(parse_decimal, places=4, max_digits=12, what=gettext_lazy("Purchase price")),
     "selling_price": partial(parse_decimal, places=2, max_digits=10, what=gettext_lazy("Selling price")),
     "safety_stock": partial(parse_decimal, places=3, max_digits=12, what=gettext_lazy("Safety stock")),
@@ -185,7 +230,14 @@ def build_plan(
         else:
             columns[name] = index
             plan.headers[name] = header
-    if "barcode" not in columns:
+            if unit := header_unit(header):
+                plan.header_units[name] = unit
+    if "barcode" not in columns and table.sheets:
+        message = _(
+            "No sheet has a barcode column (barcode / 条码 / 条形码) in its header row; sheets read: %(sheets)s."
+        )
+        plan.errors.append(Problem(table.header_row, "", "", message % {"sheets": ", ".join(table.sheets)}))
+    elif "barcode" not in columns:
         message = _("No barcode column (barcode / 条码 / 条形码) in the header row.")
         plan.errors.append(Problem(table.header_row, "", "", message))
     if plan.errors:
@@ -219,7 +271,7 @@ def _parse_rows(
             if not text:
                 continue
             try:
-                if name == "barcode":
+                if name in ("barcode", "pack_barcode"):
                     values[name] = parse_barcode(text, is_known=_barcode_known)
                 elif name == "unit":
                     values[name] = parse_unit(text)
@@ -242,6 +294,11 @@ def _parse_rows(
             )
             bad = True
         if not bad:
+            for name, word in plan.header_units.items():
+                if name in values and (message := _header_unit_problem(word, values.get("unit"), cells, columns)):
+                    plan.errors.append(plan.problem(number, name, cells[columns[name]], message))
+                    bad = True
+        if not bad:
             for name in _convert_unit(values):
                 model_field = Product._meta.get_field(name)
                 message = _(
@@ -259,6 +316,21 @@ def _parse_rows(
             pack = (pack_code, pack_qty) if pack_code else None
             rows.append(Row(number=number, barcode=values.pop("barcode"), values=values, pack=pack))
     return rows
+
+
+def _header_unit_problem(word: str, row_unit: tuple | None, cells: list[str], columns: dict[str, int]) -> str | None:
+    """Why a row's unit contradicts the unit its price or stock column is written in, or None."""
+    if row_unit is None:
+        if UNITS[word][1] == 1:
+            return None  # a price per 件 or per kg is stored as written
+        # Per 斤 is converted to kg only for a row that says 斤: without it the price would be stored per kg.
+        return _("Amounts in this column are per %(unit)s: write %(unit)s in this row's unit column.") % {"unit": word}
+    if row_unit != UNITS[word]:
+        return _("Amounts in this column are per %(header)s, but this row's unit is %(unit)s.") % {
+            "header": word,
+            "unit": cells[columns["unit"]],
+        }
+    return None
 
 
 def _column_limit(name: str) -> Decimal:
@@ -435,11 +507,17 @@ def _check_packs(rows: list[Row], plan: Plan) -> None:
             )
         }
         mains = set(Product.objects.filter(barcode__in=codes).values_list("barcode", flat=True)) | file_barcodes
+        store_codes = dict(Product.objects.filter(store_code__in=codes).values_list("store_code", "barcode"))
         for row in chunk:
             code, qty = row.pack
             extra = extras.get(code)
             if code in mains:
                 message = _("Pack barcode %(code)s is the main barcode of a product.") % {"code": code}
+            elif code in store_codes:
+                message = _("Pack barcode %(code)s is the store code of product %(other)s.") % {
+                    "code": code,
+                    "other": store_codes[code],
+                }
             elif extra and extra[2] != row.barcode:
                 message = _("Pack barcode %(code)s already belongs to product %(other)s.") % {
                     "code": code,
@@ -458,7 +536,11 @@ def _check_packs(rows: list[Row], plan: Plan) -> None:
 
 
 def _check_main_barcodes_free(rows: list[Row], plan: Plan) -> None:
-    """A new product's barcode must not already be some product's extra barcode."""
+    """A new product's barcode must not already be some product's extra barcode or store code.
+
+    The till looks a typed code up among all three: a produce list keyed by PLU would
+    otherwise create a second product that the PLU then finds instead of the first.
+    """
     for chunk in _chunks([row for row in rows if row.product_id is None]):
         number_of = {row.barcode: row.number for row in chunk}
         for code, owner in ProductBarcode.objects.filter(barcode__in=list(number_of)).values_list(
@@ -468,6 +550,11 @@ def _check_main_barcodes_free(rows: list[Row], plan: Plan) -> None:
                 "code": code,
                 "other": owner,
             }
+            plan.errors.append(plan.problem(number_of[code], "barcode", code, message))
+        for code, owner in Product.objects.filter(store_code__in=list(number_of)).values_list("store_code", "barcode"):
+            message = _(
+                "Barcode %(code)s is the store code of product %(other)s; to update that product, use its barcode."
+            ) % {"code": code, "other": owner}
             plan.errors.append(plan.problem(number_of[code], "barcode", code, message))
 
 

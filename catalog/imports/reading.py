@@ -30,11 +30,16 @@ class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells), blank rows left out
     header_row: int = 1
+    sheets: tuple[str, ...] = ()  # a workbook's sheets searched for the header row
+
+    @property
+    def has_barcode_column(self) -> bool:
+        return "barcode" in map(header_field, self.headers)
 
 
 def read_table(data: bytes) -> Table:
     if data.startswith(ZIP_MAGIC):
-        return _table(_xlsx_rows(data))
+        return _xlsx_table(data)
     if data.startswith(OLE_MAGIC):
         raise UnreadableFile(_("This is an old binary .xls file; save it as .xlsx or CSV and upload again."))
     text = decode(data)
@@ -61,18 +66,31 @@ def decode(data: bytes) -> str:
     )
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+def _xlsx_table(data: bytes) -> Table:
+    """The first sheet with a barcode column: many supplier workbooks start with a 填写说明 (how to fill in) sheet."""
     # calamine (Rust) reads 100,000 rows in about a second and a half; openpyxl
     # needs over half a minute for the same sheet, which broke the 60 s budget.
     from python_calamine import CalamineWorkbook
 
+    first, searched = None, []
     try:
-        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-        rows = sheet.to_python(skip_empty_area=False)
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        for index, name in enumerate(workbook.sheet_names):
+            rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+            searched.append(name)
+            try:
+                table = _table([_xlsx_text(value) for value in row] for row in rows)
+            except UnreadableFile:
+                continue  # an empty sheet
+            if table.has_barcode_column:
+                return table
+            first = first or table
     except Exception as exc:  # calamine raises several kinds for a damaged or foreign zip
         raise UnreadableFile(_("The .xlsx file cannot be opened: %(reason)s") % {"reason": exc}) from None
-    for row in rows:
-        yield [_xlsx_text(value) for value in row]
+    if first is None:
+        raise UnreadableFile(_("The file is empty."))
+    first.sheets = tuple(searched)
+    return first
 
 
 def _xlsx_text(value) -> str:

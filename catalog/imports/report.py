@@ -47,9 +47,12 @@ def plan_summary(plan: Plan) -> dict:
 
 
 def plan_message(plan: Plan) -> str:
+    if plan.errors and not plan.invalid_rows:
+        # The header row itself is wrong: no row was read, so "0 of 0 rows" would say nothing.
+        return _("The file cannot be imported: %(reason)s") % {"reason": plan.errors[0].message}
     if plan.errors:
         return _("%(invalid)d of %(total)d rows are invalid; nothing will be imported until they are fixed.") % {
-            "invalid": plan.invalid_rows or len(plan.errors),
+            "invalid": plan.invalid_rows,
             "total": plan.total_rows,
         }
     if not plan.has_changes:

@@ -131,15 +131,35 @@ def upload_start_preview(state: dict) -> None:
         upload_preview(state["id"])
 
 
-def upload_start_apply(state: dict, *, user_id: int | None) -> None:
+def _apply_key(upload_id: str) -> str:
+    return f"catalog-import-apply:{upload_id}"
+
+
+def upload_confirmed(upload_id: str) -> bool:
+    with _state_store():
+        return cache.get(_apply_key(upload_id)) is not None
+
+
+def upload_start_apply(state: dict, *, user_id: int | None) -> bool:
+    """Apply a previewed upload, once: False (and nothing started) when it was already confirmed.
+
+    A double click or a second tab sends the confirmation twice at the same moment; both
+    requests read the state as "previewed". Only the one whose cache.add() (SET NX in Redis)
+    claims the upload goes on, so the other can neither apply the file a second time nor
+    overwrite the first one's result with "the catalog changed since the preview".
+    """
     from catalog import jobs
 
+    with _state_store():
+        if not cache.add(_apply_key(state["id"]), True, STATE_SECONDS):
+            return False
     state.update(status="queued", percent=0)
     _save(state)
     if runs_in_background(state):
         enqueue(jobs.catalog_import_apply_job, state["id"], user_id, queue="default")
     else:
         upload_apply(state["id"], user_id=user_id)
+    return True
 
 
 @contextmanager

@@ -98,3 +98,35 @@ def test_stock_level_export_in_both_formats(staff_client, floor, backroom):
         ("BACK", Decimal(30)),
         (floor.code, Decimal(12)),
     ]
+
+
+def test_product_xlsx_export_shows_prices_with_their_decimals_and_barcodes_as_text(staff_client):
+    ProductFactory(
+        barcode="0036000291452", purchase_price=Decimal("9.5"), selling_price=Decimal("13.8"), name="进口饼干"
+    )
+    response = export(staff_client, "catalog_product", "productresource", FIELDS, 1)
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    [header, row] = list(sheet.iter_rows())
+    cells = {title.value: cell for title, cell in zip(header, row, strict=True)}
+    assert (cells["selling_price"].value, cells["selling_price"].number_format) == (13.8, "0.00")
+    assert (cells["purchase_price"].value, cells["purchase_price"].number_format) == (9.5, "0.0000")
+    assert cells["barcode"].value == "0036000291452" and cells["barcode"].data_type == "s"
+
+
+def test_export_page_labels_the_fields_in_chinese_and_keeps_the_column_names(staff_client):
+    ProductFactory(name="可乐")
+    staff_client.cookies["django_language"] = "zh-hans"
+    page = staff_client.get(reverse("admin:catalog_product_export"))
+    form = page.context["form"]
+    labels = {name: str(form.fields[f"productresource_{name}"].label) for name in ["barcode", "purchase_price"]}
+    assert labels == {"barcode": "条码", "purchase_price": "进价"}
+    assert "英文名称" in page.content.decode() and "Name En" not in page.content.decode()
+    [header, _line] = csv_rows(export(staff_client, "catalog_product", "productresource", FIELDS, 0))
+    assert header == FIELDS  # the import reads these back
+
+
+def test_stock_level_export_page_labels_the_fields_in_chinese(staff_client):
+    staff_client.cookies["django_language"] = "zh-hans"
+    form = staff_client.get(reverse("admin:stock_stocklevel_export")).context["form"]
+    labels = {name: str(form.fields[f"stocklevelresource_{name}"].label) for name in ["on_hand", "expiry_date"]}
+    assert labels == {"on_hand": "现有库存", "expiry_date": "保质期至"}

@@ -1,3 +1,4 @@
+import copy
 import csv
 import io
 from decimal import Decimal
@@ -7,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from catalog.admin import ProductAdmin
 from catalog.imports import uploads
 from catalog.models import Product
 from tests.catalog.test_import_files import code, csv_bytes, row
@@ -165,3 +167,19 @@ def test_with_redis_down_an_upload_page_sends_back_to_the_products_with_the_reas
     assert not Product.objects.exists()
     polled = staff_client.get(reverse("admin:catalog_product_import_status", args=[upload_id]), HTTP_HX_REQUEST="true")
     assert polled["HX-Redirect"] == reverse("admin:catalog_product_changelist")
+
+
+def test_a_second_confirmation_sent_with_the_first_applies_nothing_and_keeps_the_result(staff_client, monkeypatch):
+    page = upload(staff_client, csv_bytes([row(1)]))
+    upload_id = page.context["upload"]["id"]
+    previewed = copy.deepcopy(uploads.upload_state(upload_id))
+    confirm(staff_client, upload_id)
+    # A double click: the second request read the upload as previewed before the first one changed it.
+    with monkeypatch.context() as patch:
+        patch.setattr(ProductAdmin, "_upload", lambda self, request, upload_id: copy.deepcopy(previewed))
+        staff_client.post(reverse("admin:catalog_product_process_import"), {"upload_id": upload_id})
+    done = staff_client.get(reverse("admin:catalog_product_import_status", args=[upload_id])).content.decode()
+    assert "Imported: 1 new, 0 updated, 0 unchanged." in done
+    assert "This import was already confirmed; it is applied only once." in done
+    assert uploads.upload_state(upload_id)["status"] == "applied"
+    assert Product.history.filter(barcode=code(1)).count() == 1

@@ -7,6 +7,7 @@ from django.db import connection
 
 from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
 from catalog.models import Category, Product, ProductBarcode, Supplier
+from catalog.selectors import product_lookup
 from catalog.services import product_update
 from tests.catalog.test_import_files import CHINESE, code, csv_bytes, row
 from tests.factories import CategoryFactory, ProductBarcodeFactory, ProductFactory, SupplierFactory
@@ -161,6 +162,21 @@ def test_pack_barcode_of_another_product_is_refused():
         apply(csv_bytes([row(1) + [other.barcode, "6"]], headers=CHINESE + ["箱码", "箱规"]))
     assert "already belongs" in refused.value.plan.errors[0].message
     assert not Product.objects.filter(barcode=code(1)).exists()
+
+
+def test_over_long_pack_barcode_is_refused_and_writes_nothing():
+    before, histories = catalog_state(), history_count()
+    with pytest.raises(ImportRefused) as refused:
+        apply(csv_bytes([row(1) + ["6901234567892-CASE12", "12"]], headers=CHINESE + ["箱码", "箱规"]))
+    [error] = refused.value.plan.errors
+    assert (error.row, error.column, error.value) == (2, "箱码", "6901234567892-CASE12")
+    assert catalog_state() == before and history_count() == histories
+
+
+def test_pack_barcode_written_as_upc_a_is_found_by_a_scan():
+    apply(csv_bytes([row(1) + ["036000291452", "24"]], headers=CHINESE + ["箱码", "箱规"]))
+    assert ProductBarcode.objects.get(barcode="0036000291452").pack_quantity == 24
+    assert product_lookup("036000291452").product.barcode == code(1)
 
 
 def test_confirming_after_the_catalog_changed_writes_nothing(buyer):

@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.models import Product
+from catalog.models import Product, Supplier
 from tests.catalog.test_import_files import code, csv_bytes, row, xlsx_bytes
 from tests.factories import ProductFactory
 
@@ -62,3 +62,12 @@ def test_command_refuses_unknown_user_and_missing_file(tmp_path):
     with pytest.raises(CommandError, match="No user nobody"):
         run(path, "--user", "nobody")
     assert Product.objects.count() == 0
+
+
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []])
+def test_supplier_option_longer_than_a_supplier_name_is_refused_before_anything_is_written(tmp_path, dry_run):
+    path = tmp_path / "catalog.csv"
+    path.write_bytes(csv_bytes([row(1, supplier="")]))
+    with pytest.raises(CommandError, match="--supplier: Supplier is longer than 200 characters."):
+        run(path, "--supplier", "太" * 201, *dry_run)
+    assert not Product.objects.exists() and not Supplier.objects.exists()

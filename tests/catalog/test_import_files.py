@@ -7,9 +7,11 @@ import pytest
 from openpyxl import Workbook
 
 from catalog.imports.reading import UnreadableFile
+from catalog.imports.report import plan_message
 from catalog.imports.services import catalog_import_preview
 from catalog.imports.uploads import upload_kind
 from catalog.models import Product, Unit
+from catalog.resources import spreadsheet_safe
 from tests.factories import CategoryFactory, ProductBarcodeFactory, ProductFactory, ean13
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +330,181 @@ def test_preview_writes_nothing():
     before = Product.objects.count()
     plan = preview(csv_bytes([row(n) for n in range(1, 20)]))
     assert len(plan.created) == 19 and Product.objects.count() == before
+
+
+PACK = CHINESE + ["箱码", "箱规"]
+
+
+@pytest.mark.parametrize(
+    ("pack_code", "reason"),
+    [
+        ("6.9012345E+13", "scientific notation"),
+        ("ABC-12 box", "neither a barcode"),
+        ("12345678901234", "Wrong check digit"),
+        ("6901234567892-CASE12", "neither a barcode"),  # longer than the column: was a server error on confirm
+    ],
+)
+def test_bad_pack_barcode_is_an_error_in_its_row_and_column(pack_code, reason):
+    plan = preview(csv_bytes([row(1) + [code(900), "12"], row(2) + [pack_code, "6"]], headers=PACK))
+    [error] = plan.errors
+    assert (error.row, error.column, error.value) == (3, "箱码", pack_code)
+    assert reason in error.message
+    assert plan.pack_created == [(code(1), code(900), 12)]  # only the good row's
+
+
+def test_pack_barcode_is_stored_in_the_form_a_scan_finds():
+    # UPC-A is stored as its EAN-13, a GTIN-14 with indicator 0 as the GTIN-13 inside it.
+    gtin14 = "0" + code(901)
+    plan = preview(csv_bytes([row(1) + ["036000291452", "24"], row(2) + [gtin14, "6"]], headers=PACK))
+    assert not plan.errors
+    assert plan.pack_created == [(code(1), "0036000291452", 24), (code(2), code(901), 6)]
+
+
+def test_pack_barcode_equal_to_a_main_barcode_or_another_pack_in_another_form_is_an_error():
+    existing = ProductFactory()
+    rows = [
+        row(1) + ["0" + code(1), "6"],  # its own barcode, as a GTIN-14
+        row(2) + ["0" + existing.barcode, "6"],  # another product's barcode
+        row(3) + [code(900), "6"],
+        row(4) + ["0" + code(900), "12"],  # row 4's pack code again
+    ]
+    plan = preview(csv_bytes(rows, headers=PACK))
+    assert [(e.row, e.column) for e in plan.errors] == [(2, "箱码"), (3, "箱码"), (5, "箱码")]
+    assert "rows 4 and 5" in plan.errors[2].message
+
+
+def test_full_width_digits_and_spaces_in_codes_and_numbers_are_read():
+    # Typed with a Chinese input method in full-width mode: ３６０… and the ideographic space.
+    rows = [
+        ["３６０００２９１４５２"] + row(1)[1:],
+        [f"{code(2)[:6]}\u3000{code(2)[6:]}"] + row(2, cost="１２，５", price="１５．９０")[1:],
+    ]
+    plan = preview(csv_bytes(rows))
+    assert not plan.errors, plan.errors
+    assert [r.barcode for r in plan.created] == ["0036000291452", code(2)]
+    assert created(plan, 2).values["purchase_price"] == Decimal("12.5000")
+    assert created(plan, 2).values["selling_price"] == Decimal("15.90")
+
+
+def test_names_keep_their_full_width_and_special_characters():
+    name = "-18℃速冻水饺（猪肉白菜）①"
+    plan = preview(csv_bytes([row(1, name=name)]))
+    assert created(plan, 1).values["name"] == name
+
+
+@pytest.mark.parametrize("header", ["售价（元）", "售价(元)", "零售价/元", "售价元", "零售价（元/件）", "售价 (RMB)"])
+def test_price_header_with_its_currency_or_unit_is_the_price_column(header):
+    product = ProductFactory(barcode=code(1), selling_price=Decimal("3.00"))
+    plan = preview(csv_bytes([[code(1), product.name, "99.90"]], headers=["条码", "商品名称", header]))
+    assert not plan.errors and plan.ignored_columns == []
+    assert plan.updated[0].values["selling_price"] == Decimal("99.90")
+
+
+def test_purchase_price_header_with_yuan_is_read():
+    plan = preview(csv_bytes([row(1)], headers=["条码", "商品名称", "类别", "进价（元）"] + CHINESE[4:]))
+    assert not plan.errors and created(plan, 1).values["purchase_price"] == Decimal("2.1000")
+
+
+def test_prices_per_jin_in_the_header_are_converted_for_rows_in_jin():
+    headers = ["条码", "商品名称", "类别", "进价（元/斤）", "售价（元/斤）", "供应商", "安全库存", "单位"]
+    plan = preview(csv_bytes([row(1, cost="3.00", price="4.99", unit="斤")], headers=headers))
+    assert not plan.errors
+    assert created(plan, 1).values["selling_price"] == Decimal("9.98")
+
+
+@pytest.mark.parametrize(
+    ("unit", "reason"), [("", "write 斤 in this row's unit column"), ("kg", "this row's unit is kg")]
+)
+def test_prices_per_jin_in_the_header_need_rows_in_jin(unit, reason):
+    headers = ["条码", "商品名称", "类别", "进价", "售价（元/斤）", "供应商", "安全库存", "单位"]
+    plan = preview(csv_bytes([row(1, unit=unit)], headers=headers))
+    [error] = plan.errors
+    assert (error.row, error.column) == (2, "售价（元/斤）") and reason in error.message
+    assert not plan.created
+
+
+def test_a_missing_column_is_named_by_its_label():
+    plan = preview(csv_bytes([[code(1), "无价商品", "饮料", "3.50"]], headers=["条码", "商品名称", "类别", "售价"]))
+    [error] = plan.errors
+    assert error.column == "Purchase price" and "needs: purchase price" in error.message
+
+
+def test_barcode_that_is_another_products_store_code_is_an_error():
+    plu = ProductFactory(store_code="10013", name="散装苹果")
+    plan = preview(csv_bytes([["10013"] + row(1, name="散装苹果", unit="kg")[1:]]))
+    [error] = plan.errors
+    assert (error.row, error.column, error.value) == (2, "条码", "10013")
+    assert "store code of product " + plu.barcode in error.message
+    assert not plan.created
+
+
+def test_pack_barcode_that_is_a_store_code_is_an_error():
+    ProductFactory(store_code="10013")
+    [error] = preview(csv_bytes([row(1) + ["10013", "6"]], headers=PACK)).errors
+    assert (error.row, error.column) == (2, "箱码") and "store code" in error.message
+
+
+@pytest.mark.parametrize(
+    "written", ["Beverages / Juice", "饮料／果汁", "饮料＞果汁", "beverages>果汁", "饮料 / Juice", "Beverages/果汁"]
+)
+def test_category_paths_match_english_names_and_full_width_separators(written):
+    drinks = CategoryFactory(name="饮料", name_en="Beverages")
+    juice = CategoryFactory(name="果汁", name_en="Juice", parent=drinks)
+    CategoryFactory(name="果汁", name_en="Juice", parent=CategoryFactory(name="冷饮"))
+    plan = preview(csv_bytes([row(1, category=written)]))
+    assert not plan.errors and plan.new_categories == []
+    assert created(plan, 1).values["category"] == ("饮料", "果汁")
+    assert plan.categories[("饮料", "果汁")] == juice.pk
+
+
+def test_new_category_under_a_parent_named_in_english_goes_under_that_parent():
+    CategoryFactory(name="饮料", name_en="Beverages")
+    plan = preview(csv_bytes([row(1, category="Beverages / Soda")]))
+    assert plan.new_categories == [("饮料", "Soda")]
+
+
+@pytest.mark.parametrize("name", ["-18℃速冻水饺", "+1 加量装", "=号牌酱油", "@home 纸巾"])
+def test_exported_apostrophe_before_a_formula_character_is_taken_off(name):
+    ProductFactory(barcode=code(1), name=name, supplier__name="太古")
+    plan = preview(csv_bytes([[code(1), spreadsheet_safe(name)]], headers=["条码", "商品名称"]))
+    assert not plan.errors and not plan.has_changes and plan.unchanged == 1
+
+
+def test_an_apostrophe_before_other_text_is_kept():
+    assert created(preview(csv_bytes([row(1, name="'t Hooft 奶酪")])), 1).values["name"] == "'t Hooft 奶酪"
+
+
+def workbook_bytes(sheets: dict[str, list[list]]) -> bytes:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for cells in rows:
+            sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+INSTRUCTIONS = [["填写说明"], ["1. 条码请填写13位国际条码"], ["2. 价格单位为元"]]
+
+
+def test_xlsx_is_read_from_the_first_sheet_with_a_barcode_column():
+    data = workbook_bytes({"填写说明": INSTRUCTIONS, "空白": [], "商品": [CHINESE, row(1), row(2)]})
+    plan = preview(data)
+    assert not plan.errors and [r.barcode for r in plan.created] == [code(1), code(2)]
+    assert plan.created[0].number == 2  # the row numbers are that sheet's
+
+
+def test_workbook_without_a_header_row_says_which_sheets_were_read():
+    plan = preview(workbook_bytes({"填写说明": INSTRUCTIONS, "备注": [["无"]]}))
+    [error] = plan.errors
+    assert "No sheet has a barcode column" in error.message and "sheets read: 填写说明, 备注" in error.message
+    assert plan_message(plan) == f"The file cannot be imported: {error.message}"
+
+
+def test_file_without_barcode_column_is_not_counted_as_invalid_rows():
+    plan = preview(csv_bytes([["可乐", "3.50"]], headers=["商品名称", "售价"]))
+    assert plan_message(plan) == (
+        "The file cannot be imported: No barcode column (barcode / 条码 / 条形码) in the header row."
+    )

@@ -66,3 +66,12 @@ def test_search_by_name_or_store_code():
     assert list(product_search("香蕉")) == [bananas]
     assert list(product_search("banana")) == [bananas]
     assert list(product_search("4011")) == [bananas]
+
+
+def test_a_barcode_wins_over_another_products_store_code_in_one_query(django_assert_num_queries):
+    # Data from before the codes were checked against each other: a store code typed as another product's EAN.
+    dumplings = ProductFactory(name="速冻水饺", barcode="6950001000032")
+    ProductFactory(name="三全汤圆", store_code="6950001000032")  # sorts first by name
+    with django_assert_num_queries(1):
+        scan = product_lookup("6950001000032")
+    assert scan.product == dumplings

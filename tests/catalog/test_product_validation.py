@@ -2,10 +2,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
-from catalog.models import Product, ProductBarcode
-from catalog.services import product_create, product_update
-from tests.factories import CategoryFactory, ProductFactory, SupplierFactory, ean13
+from catalog.models import Category, Product, ProductBarcode
+from catalog.services import category_create, product_create, product_update
+from tests.factories import CategoryFactory, ProductBarcodeFactory, ProductFactory, SupplierFactory, ean13
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,41 @@ def test_extra_barcode_cannot_repeat_a_main_barcode():
         product_create(extra_barcodes=[(other.barcode, 6)], **valid_fields())
     assert "barcode" in caught.value.message_dict
     assert Product.objects.count() == 1
+
+
+def test_store_code_cannot_be_another_products_barcode_or_extra_barcode():
+    main = ProductFactory(name="速冻水饺")
+    extra = ProductBarcodeFactory(product__name="整箱啤酒")
+    assert errors_of(store_code=main.barcode) == {
+        "store_code": [f"Code {main.barcode} is already the barcode of {main}."]
+    }
+    assert errors_of(store_code=extra.barcode) == {
+        "store_code": [f"Code {extra.barcode} is already an extra barcode of {extra.product}."]
+    }
+    assert Product.objects.count() == 2
+
+
+def test_barcode_cannot_be_another_products_store_code():
+    bananas = ProductFactory(store_code="4011")
+    assert errors_of(barcode="4011") == {"barcode": [f"Code 4011 is already the store code of {bananas}."]}
+    with pytest.raises(ValidationError) as caught:
+        product_create(extra_barcodes=[("4011", 6)], **valid_fields())
+    assert list(caught.value.message_dict) == ["barcode"]
+    assert Product.objects.count() == 1
+
+
+def test_a_store_code_is_kept_trimmed_in_capitals_and_blank_is_none():
+    assert product_create(**valid_fields(store_code=" a12 ")).store_code == "A12"
+    assert product_create(**valid_fields(barcode=ean13(2), store_code="  ")).store_code is None
+
+
+def test_top_level_category_names_are_unique_in_the_database_too():
+    category_create(name="饮料")
+    with pytest.raises(ValidationError):
+        category_create(name="饮料")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Category.objects.create(name="饮料")  # past validation, as a bulk write would be
+    assert Category.objects.filter(name="饮料").count() == 1
 
 
 def test_price_change_is_recorded_in_history_with_the_user(django_user_model):

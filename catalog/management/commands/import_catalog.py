@@ -5,6 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from catalog.imports.cells import CellError
+from catalog.imports.plan import CELL_PARSERS
 from catalog.imports.reading import UnreadableFile
 from catalog.imports.report import plan_message
 from catalog.imports.services import ImportRefused, catalog_import_apply, catalog_import_preview
@@ -35,6 +37,11 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(_("Cannot read %(path)s: %(reason)s") % {"path": path, "reason": exc.strerror}) from None
+        try:
+            # Checked here as a file's supplier cells are: the dry run would pass it, the real run fail to store it.
+            supplier = CELL_PARSERS["supplier"](supplier)
+        except CellError as exc:
+            raise CommandError(f"--supplier: {exc}") from None
         history_user = None
         if user:
             try:
