@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from catalog.resources import spreadsheet_safe
@@ -128,10 +129,12 @@ def report_export_start(*, slug: str, query, file_format: str) -> JobRun:
         raise ExportRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))
     filters = _filter_values(form.cleaned_data, REPORTS[slug].filters)
     return services.job_run_create(
-        kind="report_export",
+        kind=JobRun.Kind.REPORT_EXPORT,
         queue="reports",
         total=1,
-        arguments={"slug": slug, "format": file_format, "filters": filters},
+        # The worker has no request: the headers, totals and category names follow the language the export was
+        # asked in.
+        arguments={"slug": slug, "format": file_format, "filters": filters, "language": translation.get_language()},
     )
 
 
@@ -142,11 +145,14 @@ def report_export_write(job: JobRun) -> str:
     from reports.registry import REPORTS
 
     args = job.arguments
-    form = ReportFilterForm({k: v for k, v in args["filters"].items() if v is not None})
-    if not form.is_valid():  # e.g. the chosen location was deleted since
-        raise ExportRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))
-    table = REPORTS[args["slug"]].build(form.cleaned_data)
-    write, _content_type = FORMATS[args["format"]]
+    # Jobs recorded before the language was kept have none: the store's default language then.
+    with translation.override(args.get("language")):
+        form = ReportFilterForm({k: v for k, v in args["filters"].items() if v is not None})
+        if not form.is_valid():  # e.g. the chosen location was deleted since
+            raise ExportRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))
+        table = REPORTS[args["slug"]].build(form.cleaned_data)
+        write, _content_type = FORMATS[args["format"]]
+        content = write(table)
     if default_storage.exists(export_path(job)):  # a retry replaces the file of the failed attempt
         default_storage.delete(export_path(job))
-    return default_storage.save(export_path(job), ContentFile(write(table)))
+    return default_storage.save(export_path(job), ContentFile(content))

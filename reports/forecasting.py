@@ -5,6 +5,8 @@ included); reading and storing forecasts is in reports.services.
 
 Method rule, first match wins:
 1. no demand in the window: ZERO;
+   no sale for STOPPED_INTERVALS mean intervals between sales, and at least
+   STOPPED_MIN_DAYS: STOPPED, forecast zero (see stopped_selling);
 2. fewer than SHORT_HISTORY days since the first sale: SEASONAL_NAIVE if at
    least two full weeks, else MEAN;
 3. intermittent demand, average interval between demand days above 1.32 days
@@ -48,6 +50,13 @@ INTERMITTENT_ADI = 1.32
 SBA_ALPHA = 0.1
 INTERVAL = 0.8
 RECENT_DAYS = 56
+# A product that sold on one day in m has no sale for k*m days with a chance of about e^-k: five intervals is
+# under 1%, the level at which a stored ARIMA model is judged not to fit any more (2 would stop one ordinary slow
+# mover in seven). Four weeks at least, because an empty shelf also sells nothing: a best seller out of stock
+# must keep its forecast, or replenishment would never order it again; four weeks outlast a supplier's lead
+# time and a missed delivery.
+STOPPED_INTERVALS = 5
+STOPPED_MIN_DAYS = 28
 
 
 @dataclass
@@ -116,6 +125,19 @@ def croston_sba(y: np.ndarray, horizon: int, alpha: float = SBA_ALPHA) -> np.nda
         size += alpha * (s - size)
         interval += alpha * (i - interval)
     return np.full(horizon, (1 - alpha / 2) * size / interval)
+
+
+def stopped_selling(demand_days: np.ndarray, days: int) -> bool:
+    """Whether the days since the last sale are far more than the product's usual gap between sales.
+
+    Croston's method updates only on days with demand, so it keeps forecasting the old rate however long a
+    product (seasonal goods, a delisted line) has not sold. Needs two sales to know the usual gap.
+    """
+    if demand_days.size < 2:
+        return False
+    mean_interval = (demand_days[-1] - demand_days[0]) / (demand_days.size - 1)
+    since_last_sale = days - 1 - demand_days[-1]
+    return since_last_sale >= max(STOPPED_MIN_DAYS, STOPPED_INTERVALS * mean_interval)
 
 
 def weekday_profile(y: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -202,6 +224,9 @@ def forecast_series(
     if demand_days.size == 0:
         zero = np.zeros(horizon)
         return SeriesForecast(ForecastMethod.ZERO, zero, zero, zero)
+    if stopped_selling(demand_days, y.size):
+        zero = np.zeros(horizon)
+        return SeriesForecast(ForecastMethod.STOPPED, zero, zero, zero)
     history = y[demand_days[0] :]
     if history.size < SHORT_HISTORY:
         if history.size >= 14:

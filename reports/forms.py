@@ -2,10 +2,11 @@ from datetime import date, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from checkout.models import Register
+from checkout.models import Register, Sale, Shift
 from stock.models import Location
 
 MAX_RANGE_DAYS = 3 * 366
@@ -29,6 +30,19 @@ def date_in_range(value: date | None) -> date | None:
     return value
 
 
+def cashiers():
+    """Active users and the former staff who worked a till: a cashier who has left is still in past shifts.
+
+    One query over the few users; each inactive one costs an index probe per table, not a scan of the sales.
+    """
+    worked = (
+        Exists(Shift.objects.filter(opened_by=OuterRef("pk")))
+        | Exists(Shift.objects.filter(closed_by=OuterRef("pk")))
+        | Exists(Sale.objects.filter(cashier=OuterRef("pk")))
+    )
+    return get_user_model().objects.filter(Q(is_active=True) | worked).order_by("username")
+
+
 class ReportFilterForm(forms.Form):
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -40,7 +54,7 @@ class ReportFilterForm(forms.Form):
     )
     cashier = forms.ModelChoiceField(
         label=_("Cashier"),
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        queryset=cashiers(),
         required=False,
         empty_label=_("All cashiers"),
     )
@@ -67,6 +81,12 @@ class ReportFilterForm(forms.Form):
         return data
 
 
+class ForecastLocationForm(forms.Form):
+    """The forecast page's location; none chosen means the default location."""
+
+    location = forms.ModelChoiceField(label=_("Location"), queryset=Location.objects.all(), required=False)
+
+
 class ForecastRunForm(forms.Form):
     location = forms.ModelChoiceField(label=_("Location"), queryset=Location.objects.all())
     horizon = forms.IntegerField(label=_("Horizon (days)"), min_value=1, max_value=60, initial=7)
@@ -75,4 +95,15 @@ class ForecastRunForm(forms.Form):
     )
 
     def clean_history_end(self) -> date:
-        return date_in_range(self.cleaned_data.get("history_end")) or timezone.localdate() - timedelta(days=1)
+        # As the nightly batch: yesterday at the latest. Today's sales are not over, and later days have none
+        # yet; read as days without sales they would pull the forecast down, and the run replaces the stored one.
+        latest = timezone.localdate() - timedelta(days=1)
+        value = date_in_range(self.cleaned_data.get("history_end")) or latest
+        if value > latest:
+            raise forms.ValidationError(
+                _(
+                    "The last day of history can be yesterday (%(latest)s) at the latest: today's sales are not over yet."
+                )
+                % {"latest": latest.isoformat()}
+            )
+        return value

@@ -37,6 +37,14 @@ def report_export(job: JobRun, **arguments) -> None:
 KINDS = {"forecast_chunk": forecast_chunk, "report_export": report_export}
 
 
+def _error_text(error: Exception) -> str:
+    """What the job page shows: a refused export's own message, written for the manager; for anything else the
+    exception's type as well, since its message alone (a KeyError's "'slug'") says little."""
+    if isinstance(error, export.ExportRefused):
+        return str(error)
+    return "".join(traceback.format_exception_only(error)).strip()
+
+
 def job_run(job_id: int) -> None:
     if not services.job_claim(job_id=job_id):
         logger.info("job %s is not queued any more; skipped", job_id)
@@ -46,7 +54,7 @@ def job_run(job_id: int) -> None:
         KINDS[job.kind](job, **job.arguments)
     except Exception as error:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        services.job_finish(job=job, error="".join(traceback.format_exception_only(error)).strip()[:2000])
+        services.job_finish(job=job, error=_error_text(error)[:2000])
         if not settings.JOBS_INLINE:
             raise
     else:

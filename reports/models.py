@@ -70,6 +70,7 @@ class ForecastMethod(models.TextChoices):
     SEASONAL_NAIVE = "seasonal_naive", _("seasonal naive (same weekday last week)")
     MEAN = "mean", _("mean of a short history")
     ZERO = "zero", _("no demand")
+    STOPPED = "stopped", _("no sale for much longer than usual")
 
 
 class Forecast(models.Model):
@@ -132,7 +133,12 @@ class JobRun(models.Model):
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
 
-    kind = models.CharField(_("kind"), max_length=40)
+    class Kind(models.TextChoices):
+        FORECAST_BATCH = "forecast_batch", _("forecasts of all active products")
+        FORECAST_CHUNK = "forecast_chunk", _("forecasts of a share of the products")
+        REPORT_EXPORT = "report_export", _("report export")
+
+    kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
     queue = models.CharField(_("queue"), max_length=20, default="default")
     arguments = models.JSONField(_("arguments"), default=dict)
     parent = models.ForeignKey(

@@ -16,6 +16,7 @@ from django.db.models.functions import Abs, ExtractHour
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from checkout.models import Payment, PaymentMethod, Refund, Register, Return, Sale, Shift
 from reports.selectors import Column, Table
@@ -217,7 +218,8 @@ def shifts(
             _person(shift.closed_by),
             _store_time(shift.opened_at),
             _store_time(shift.closed_at),
-            str(_("open") if shift.is_open else _("closed")),
+            # "open" and "closed" alone are taken: a suggestion's state (待处理) and a shift's closing time (交班时间).
+            pgettext("shift status", "open") if shift.is_open else pgettext("shift status", "closed"),
             sold["n"],
             money(sold["sold"] or ZERO),
             refunded["n"],
@@ -246,6 +248,8 @@ def shift_z_reports(
 ) -> Table:
     """The shifts of a range as a table, with a totals row (see shifts())."""
     rows = shifts(start=start, end=end, location=location, register=register, cashier=cashier)
+    # Expected cash adds up over every shift, as sales do; only a closed shift has counted cash and a difference,
+    # so those two add up over the counted shifts, and their headers say so.
     counted = [r for r in rows if r.difference is not None]
     total = ShiftRow(
         0,
@@ -260,7 +264,7 @@ def shift_z_reports(
         sum(r.refunds for r in rows),
         sum((r.refunds_amount for r in rows), ZERO),
         sum((r.net_amount for r in rows), ZERO),
-        sum((r.expected_cash for r in counted), ZERO) if counted else None,
+        sum((r.expected_cash for r in rows), ZERO),
         sum((r.counted_cash for r in counted), ZERO) if counted else None,
         sum((r.difference for r in counted), ZERO) if counted else None,
     )
@@ -278,8 +282,8 @@ def shift_z_reports(
             Column("refunds_amount", _("Refunded"), "money"),
             Column("net_amount", _("Net amount"), "money"),
             Column("expected_cash", _("Expected cash"), "money"),
-            Column("counted_cash", _("Counted cash"), "money"),
-            Column("difference", _("Difference"), "money"),
+            Column("counted_cash", _("Counted cash (closed shifts)"), "money"),
+            Column("difference", _("Difference (closed shifts)"), "money"),
             Column("z_report", _("Z-report"), "link"),
         ],
         rows,

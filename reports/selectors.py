@@ -212,6 +212,8 @@ def top_sellers(
         _sales(start, end, location)
         .values("product_id", "product__name", "product__barcode", "product__category_id")
         .annotate(quantity=Sum("quantity"), amount=Sum("amount"), cost=Sum("cost"))
+        # a product whose sales were all returned sold nothing: not the weakest seller, not a row
+        .exclude(quantity=0, amount=0)
         .order_by("amount" if bottom else "-amount", "product_id")[:limit]
     )
     paths = category_paths()
@@ -245,14 +247,18 @@ class IdleStock:
 
 def slow_movers(*, today: date, days: int = 30, location: Location | None = None) -> Table:
     """Products in stock with no sale in the last `days` days (dead stock when never sold), with the
-    money tied up in them at purchase cost, largest first."""
+    money tied up in them at purchase cost, largest first.
+
+    The location chooses the stock only: sales are counted wherever they happened, since customers buy on
+    the floor and a backroom never sells, yet its stock moves when the floor's does.
+    """
     if days < 1:
         raise ValueError(_("The number of days must be at least 1."))
     since = today - timedelta(days=days - 1)
     sales = SalesDaily.objects.filter(quantity__gt=0)
     levels = StockLevel.objects.filter(on_hand__gt=0)
     if location:
-        sales, levels = sales.filter(location=location), levels.filter(location=location)
+        levels = levels.filter(location=location)
     recent = set(sales.filter(day__range=(since, today)).values_list("product_id", flat=True).distinct())
     on_hand = defaultdict(lambda: ZERO)
     for product_id, qty in levels.values_list("product_id", "on_hand"):

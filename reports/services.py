@@ -223,7 +223,7 @@ def forecast_batch_start(
     if product_ids is None:
         product_ids = list(Product.objects.filter(active=True).order_by("pk").values_list("pk", flat=True))
     batch = JobRun.objects.create(
-        kind="forecast_batch",
+        kind=JobRun.Kind.FORECAST_BATCH,
         queue="forecasts",
         total=len(product_ids),
         arguments={"location_id": location.pk, "history_end": history_end.isoformat(), "horizon": horizon},
@@ -232,7 +232,7 @@ def forecast_batch_start(
     for at in range(0, len(product_ids), chunk_size):
         chunk = list(product_ids[at : at + chunk_size])
         job_run_create(
-            kind="forecast_chunk",
+            kind=JobRun.Kind.FORECAST_CHUNK,
             queue="forecasts",
             total=len(chunk),
             parent=batch,

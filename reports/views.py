@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.models import Product
 from reports import export, selectors, services
-from reports.forms import ForecastRunForm, ReportFilterForm
+from reports.forms import ForecastLocationForm, ForecastRunForm, ReportFilterForm
 from reports.models import JobRun
 from reports.registry import REPORTS
 from stock.models import Location
@@ -77,9 +77,14 @@ def report_export(request: HttpRequest, slug: str) -> HttpResponse:
 @manager_only
 def forecast(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
-    location = Location.objects.filter(pk=request.GET.get("location") or None).first() or Location.default()
+    form = ForecastLocationForm(request.GET)
+    context = {"product": product, "form": form, "locations": Location.objects.all()}
+    if not form.is_valid():  # a hand-edited address: say so beside the location list
+        context["location"] = Location.default()
+        return TemplateResponse(request, "reports/forecast.html", context, status=400)
+    location = form.cleaned_data["location"] or Location.default()
     stored = selectors.forecast_for(product, location)
-    context = {"product": product, "location": location, "forecast": stored, "locations": Location.objects.all()}
+    context.update(location=location, forecast=stored)
     if stored:
         days = list(stored.days.all())
         end = stored.history_end
@@ -131,7 +136,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(JobRun, pk=job_id)
     context = {"job": job, "parts": job.parts.order_by("pk")}
-    if job.kind == "report_export" and job.status == JobRun.Status.DONE:
+    if job.kind == JobRun.Kind.REPORT_EXPORT and job.status == JobRun.Status.DONE:
         context["download"] = export.export_filename(job)
     template = "reports/job.html#status" if request.htmx else "reports/job.html"
     return TemplateResponse(request, template, context)
@@ -139,7 +144,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @manager_only
 def job_download(request: HttpRequest, job_id: int) -> FileResponse:
-    job = get_object_or_404(JobRun, pk=job_id, kind="report_export", status=JobRun.Status.DONE)
+    job = get_object_or_404(JobRun, pk=job_id, kind=JobRun.Kind.REPORT_EXPORT, status=JobRun.Status.DONE)
     try:
         stored = default_storage.open(export.export_path(job), "rb")
     except FileNotFoundError:

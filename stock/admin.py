@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from catalog.resources import StockLevelResource
+from catalog.resources import LabelledExportForm, StockLevelResource
 from stock import purchasing, replenishment
 from stock.models import (
     CountLine,
@@ -63,6 +63,7 @@ class LotAdmin(admin.ModelAdmin):
 class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
     # Export of the filtered list; CSV with BOM so that Excel reads the Chinese names.
     resource_classes = [StockLevelResource]
+    export_form_class = LabelledExportForm
     formats = [CSV, XLSX]
     to_encoding = "utf-8-sig"
     list_display = ["product", "location", "lot", "on_hand", "ledger_link"]
@@ -218,13 +219,19 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "supplier", "location", "status", "expected_date", "created_at", "created_by"]
+    list_display = ["order_number", "supplier", "location", "status", "expected_date", "created_at", "created_by"]
     list_filter = ["status", "supplier", "location"]
     search_fields = ["id", "supplier__name", "note"]
     list_select_related = ["supplier", "location", "created_by"]
     readonly_fields = ["status", "created_by", "created_at", "sent_at"]
     inlines = [PurchaseOrderLineInline]
     actions = ["send", "cancel"]
+
+    # The number is made from the id (PO000042), so it sorts by id; as a bare property its header would be the
+    # untranslated "Number".
+    @admin.display(description=gettext_lazy("order number"), ordering="id")
+    def order_number(self, obj: PurchaseOrder) -> str:
+        return obj.number
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != PurchaseOrder.Status.DRAFT:

@@ -65,7 +65,12 @@ class DismissForm(forms.Form):
 
 class NearExpiryForm(forms.Form):
     days = forms.IntegerField(label=gettext_lazy("Expiring within (days)"), min_value=0, max_value=365, initial=3)
-    location = forms.ModelChoiceField(label=gettext_lazy("Location"), queryset=Location.objects.all(), required=False)
+    location = forms.ModelChoiceField(
+        label=gettext_lazy("Location"),
+        queryset=Location.objects.all(),
+        required=False,
+        empty_label=gettext_lazy("All locations"),
+    )
 
 
 class LinesField(forms.CharField):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -283,7 +283,12 @@ def replenishment_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_permission("stock.add_purchaseorder")
 def replenishment_order(request: HttpRequest) -> HttpResponse:
-    chosen = ReplenishmentSuggestion.objects.filter(pk__in=request.POST.getlist("suggestion"))
+    # The page sends the ids of its checkboxes; anything else is an edited or stale form, not a server error.
+    try:
+        ids = [int(value) for value in request.POST.getlist("suggestion")]
+    except ValueError:
+        return HttpResponseBadRequest(_("The chosen suggestions are not valid: reload the page and choose again."))
+    chosen = ReplenishmentSuggestion.objects.filter(pk__in=ids)
     try:
         result = replenishment.suggestions_order(suggestions=chosen, user=request.user)
     except ValidationError as exc:
@@ -338,7 +343,11 @@ def near_expiry(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_permission("stock.add_writeoff")
 def expired_write_off(request: HttpRequest) -> HttpResponse:
-    location = get_object_or_404(Location, pk=request.POST.get("location"))
+    try:
+        location_id = int(request.POST.get("location", ""))
+    except ValueError:
+        return HttpResponseBadRequest(_("Choose a location from the list."))
+    location = get_object_or_404(Location, pk=location_id)
     try:
         write_off = transfers.write_off_expired(location=location, user=request.user)
     except (ValidationError, InsufficientStock) as exc:

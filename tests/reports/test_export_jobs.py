@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from reports import export
+from reports import export, jobs
 from reports.models import JobRun
 from reports.services import SoldLine, sales_daily_add
 from tests.factories import ProductFactory
@@ -114,3 +115,20 @@ def test_xlsx_quantities_show_whole_numbers_without_a_trailing_point():
     sheet = load_workbook(io.BytesIO(export.xlsx_bytes(table))).active
     # "#,##0.###" shows a whole 15 as "15." in Excel and WPS.
     assert [sheet.cell(row, 2).number_format for row in (2, 3, 4)] == ["#,##0", "#,##0.###", "#,##0"]
+
+
+def test_a_background_export_is_made_in_the_language_of_the_manager_who_asked(manager, media, sold, settings):
+    manager.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    # Each request switches this thread to the cookie's language; the outer override restores it for other tests.
+    with translation.override("en"):
+        manager.post(reverse("reports:report-export", args=["sales-by-category"]) + f"?{QUERY}", {"format": "csv"})
+        job = JobRun.objects.get()
+        with translation.override("en"):  # the worker's own language is another one
+            jobs.job_run(job.pk)
+        content = b"".join(manager.get(reverse("reports:job-download", args=[job.pk])).streaming_content)
+        direct = manager.get(reverse("reports:report", args=["sales-by-category"]) + f"?{QUERY}&format=csv")
+    lines = content.decode("utf-8-sig").splitlines()
+    with translation.override("zh-hans"):
+        assert lines[0].split(",")[0] == translation.gettext("Category") != "Category"
+        assert lines[-1].split(",")[0] == translation.gettext("Total")
+    assert lines == direct.content.decode("utf-8-sig").splitlines()

@@ -46,6 +46,32 @@ def test_intermittent_demand_uses_croston_with_the_sba_rate():
     assert result.mean == pytest.approx(np.full(7, 0.6 * (1 - forecasting.SBA_ALPHA / 2)), rel=0.02)
 
 
+def sold_daily_then_stopped(quiet_days: int) -> np.ndarray:
+    y = np.zeros(365)
+    y[365 - quiet_days - 60 : 365 - quiet_days] = 4  # 4 a day for 60 days, then nothing
+    return y
+
+
+@pytest.mark.parametrize("quiet_days", [30, 90, 200])
+def test_a_product_that_stopped_selling_weeks_ago_is_forecast_to_sell_nothing(quiet_days):
+    result = forecasting.forecast_series(sold_daily_then_stopped(quiet_days), start=START, horizon=7)
+    assert result.method == ForecastMethod.STOPPED
+    assert result.mean.tolist() == [0.0] * 7 and result.upper.tolist() == [0.0] * 7
+
+
+def test_a_best_seller_quiet_for_less_than_four_weeks_keeps_its_forecast():
+    # an empty shelf sells nothing too: a zero forecast would stop the orders that refill it
+    result = forecasting.forecast_series(sold_daily_then_stopped(20), start=START, horizon=7)
+    assert result.method == ForecastMethod.CROSTON and result.mean[0] > 3
+
+
+def test_a_slow_mover_in_an_ordinary_gap_between_sales_keeps_its_croston_rate():
+    y = np.zeros(140)
+    y[: 140 - 35 : 10] = 3  # one sale of 3 every tenth day, the last 35 days ago: 3.5 intervals
+    result = forecasting.forecast_series(y, start=START, horizon=7)
+    assert result.method == ForecastMethod.CROSTON and result.mean[0] > 0.2
+
+
 def test_a_short_history_uses_seasonal_naive_or_the_mean():
     two_weeks = np.concatenate([np.zeros(300), weekly_series(3)])
     assert forecasting.forecast_series(two_weeks, start=START).method == ForecastMethod.SEASONAL_NAIVE

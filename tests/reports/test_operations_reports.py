@@ -11,11 +11,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
 from checkout.models import Payment, Refund, Register, Return, Sale, Shift
 from checkout.selectors import shift_report
-from reports import operations
+from reports import jobs, operations
+from reports.forms import cashiers
+from reports.models import JobRun
 from stock.models import CountLine, CountSession
 from tests.factories import ProductFactory
 
@@ -170,6 +173,26 @@ def test_each_shift_has_its_z_report_figures_and_open_shifts_their_cash_so_far(t
     assert (table.totals.sales, table.totals.net_amount, table.totals.difference) == (3, D("60.50"), D("-2"))
 
 
+def test_the_expected_cash_total_adds_every_shift_and_the_counted_totals_only_the_closed_ones(trading):
+    table = operations.shift_z_reports(start=START, end=END)
+    counted = [r for r in table.rows if r.counted_cash is not None]
+    assert 0 < len(counted) < len(table.rows)  # an open shift in the range
+    total = table.totals
+    assert total.expected_cash == sum(r.expected_cash for r in table.rows)
+    assert total.counted_cash == sum(r.counted_cash for r in counted)
+    assert total.difference == total.counted_cash - sum(r.expected_cash for r in counted)
+    labels = {c.key: str(c.label) for c in table.columns}
+    assert "closed shifts" in labels["counted_cash"] and "closed shifts" in labels["difference"]
+
+
+def test_shift_status_is_translated_as_a_shifts_state_not_as_another_open_or_closed(trading):
+    with translation.override("zh-hans"):
+        statuses = {r.shift_id: r.status for r in operations.shift_z_reports(start=START, end=END).rows}
+        assert statuses[trading["B"].pk] == translation.pgettext("shift status", "open") != translation.gettext("open")
+        closed = translation.pgettext("shift status", "closed")
+        assert statuses[trading["A"].pk] == closed != translation.gettext("closed")
+
+
 def test_shifts_filter_by_register_and_by_who_opened_or_closed_them(trading, people):
     by_register = operations.shift_z_reports(start=START, end=END, register=trading["T02"])
     assert [r.shift_id for r in by_register.rows] == [trading["B"].pk]
@@ -288,6 +311,51 @@ def test_z_report_rows_link_to_the_shifts_own_z_report(manager, trading):
 def test_shift_report_filtered_by_cashier_through_the_page(manager, trading, people):
     page = manager.get(reverse("reports:report", args=["shift-z-reports"]), {**QUERY, "cashier": people["bob"].pk})
     assert {r.shift_id for r in page.context["table"].rows} == {trading["B"].pk, trading["C"].pk}
+
+
+def test_a_cashier_who_has_left_can_still_be_reported_on_and_exported(manager, trading, people, settings, tmp_path):
+    bob = people["bob"]
+    bob.is_active = False
+    bob.save()
+    never_worked = type(bob).objects.create_user("carol", password="x", is_active=False)
+    url = reverse("reports:report", args=["shift-z-reports"])
+    page = manager.get(url, {**QUERY, "cashier": bob.pk})
+    assert page.status_code == 200
+    assert {r.shift_id for r in page.context["table"].rows} == {trading["B"].pk, trading["C"].pk}
+    choices = {pk.value for pk, _label in page.context["form"].fields["cashier"].choices if pk}
+    assert bob.pk in choices and never_worked.pk not in choices
+
+    settings.MEDIA_ROOT = tmp_path
+    query = f"start={QUERY['start']}&end={QUERY['end']}&cashier={bob.pk}"
+    manager.post(reverse("reports:report-export", args=["shift-z-reports"]) + f"?{query}", {"format": "csv"})
+    job = JobRun.objects.get()
+    jobs.job_run(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.error) == (JobRun.Status.DONE, "")
+    content = b"".join(manager.get(reverse("reports:job-download", args=[job.pk])).streaming_content)
+    assert len(content.decode("utf-8-sig").splitlines()) == 1 + 2 + 1  # header, bob's two shifts, total
+
+
+def test_the_cashier_list_is_one_query(trading, people):
+    people["bob"].is_active = False
+    people["bob"].save()
+    with CaptureQueriesContext(connection) as queries:
+        names = [u.username for u in cashiers()]
+    assert len(queries) == 1 and "bob" in names
+
+
+def test_a_refused_export_shows_its_message_on_the_job_page_without_the_exception_class(manager, floor, settings):
+    settings.JOBS_INLINE = True  # on a worker the error is raised again for RQ, after it is recorded
+    job = JobRun.objects.create(
+        kind="report_export",
+        queue="reports",
+        arguments={"slug": "top-sellers", "format": "csv", "filters": {"location": 999999}},
+    )
+    jobs.job_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobRun.Status.FAILED and job.error.startswith("Select a valid choice")
+    page = manager.get(reverse("reports:job-detail", args=[job.pk])).content.decode()
+    assert "Select a valid choice" in page and "ExportRefused" not in page
 
 
 def test_xlsx_keeps_shift_times_as_store_times(manager, trading):

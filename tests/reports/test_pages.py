@@ -171,3 +171,53 @@ def test_categories_sharing_a_leaf_name_show_their_path_on_the_page_and_in_the_f
     assert sorted(row[0] for row in rows[1:-1]) == ["零食 / 其他", "饮料 / 其他"]  # the last row is the total
     sheet = load_workbook(io.BytesIO(manager.get(url, {**REPORT_QUERY, "format": "xlsx"}).content)).active
     assert sorted(sheet.cell(row, 1).value for row in (2, 3)) == ["零食 / 其他", "饮料 / 其他"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("location", ["abc", "1.5", "999999"])
+def test_the_forecast_page_with_a_location_that_is_not_one_says_so(manager, sales, location):
+    page = manager.get(reverse("reports:forecast", args=[sales.pk]), {"location": location})
+    assert page.status_code == 400
+    assert "Select a valid choice" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_forecast_page_without_a_location_shows_the_default_one(manager, sales, floor, backroom):
+    assert manager.get(reverse("reports:forecast", args=[sales.pk])).context["location"] == floor
+    chosen = manager.get(reverse("reports:forecast", args=[sales.pk]), {"location": backroom.pk})
+    assert chosen.status_code == 200 and chosen.context["location"] == backroom
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days_ahead", [0, 1, 200])
+def test_forecast_batch_with_a_history_end_from_today_on_is_refused(manager, floor, days_ahead):
+    history_end = timezone.localdate() + timedelta(days=days_ahead)
+    response = manager.post(
+        reverse("reports:jobs"), {"location": floor.pk, "horizon": 7, "history_end": history_end.isoformat()}
+    )
+    assert response.status_code == 200 and not JobRun.objects.exists()
+    yesterday = timezone.localdate() - timedelta(days=1)
+    assert f"yesterday ({yesterday.isoformat()}) at the latest" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_forecast_batch_up_to_yesterday_starts(manager, floor, settings):
+    settings.JOBS_INLINE = True
+    yesterday = timezone.localdate() - timedelta(days=1)
+    response = manager.post(
+        reverse("reports:jobs"), {"location": floor.pk, "horizon": 7, "history_end": yesterday.isoformat()}
+    )
+    batch = JobRun.objects.get(parent=None)
+    assert response.url == reverse("reports:job-detail", args=[batch.pk])
+    assert batch.arguments["history_end"] == yesterday.isoformat()
+
+
+@pytest.mark.django_db
+def test_job_pages_name_the_kind_of_job_in_words(manager):
+    export_job = JobRun.objects.create(kind=JobRun.Kind.REPORT_EXPORT, queue="reports")
+    batch = JobRun.objects.create(kind=JobRun.Kind.FORECAST_BATCH, queue="forecasts")
+    listing = manager.get(reverse("reports:jobs")).content.decode()
+    for job in (export_job, batch):
+        assert f"<td>{job.get_kind_display()}</td>" in listing and f">{job.kind}<" not in listing
+        page = manager.get(reverse("reports:job-detail", args=[job.pk])).content.decode()
+        assert f"· {job.get_kind_display()}</h1>" in page

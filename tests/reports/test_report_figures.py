@@ -94,6 +94,21 @@ def test_top_and_bottom_sellers_rank_by_net_amount(store, floor):
 
 
 @pytest.mark.django_db
+def test_a_product_bought_and_all_returned_is_not_ranked_among_the_sellers(store, floor):
+    returned = ProductFactory()
+    sales_daily_add(
+        lines=[
+            SoldLine(returned.pk, floor.pk, MON, D(1), D("4.50"), D("3.2000")),
+            SoldLine(returned.pk, floor.pk, TUE, D(-1), D("-4.50"), D("-3.2000")),
+        ]
+    )
+    bottom = selectors.top_sellers(start=MON, end=TUE, location=floor, bottom=True, limit=1)
+    assert [r.product_id for r in bottom.rows] == [store["water"].pk]
+    every = selectors.top_sellers(start=MON, end=TUE, location=floor, limit=100)
+    assert returned.pk not in [r.product_id for r in every.rows]
+
+
+@pytest.mark.django_db
 def test_slow_movers_list_stock_without_recent_sales_with_its_value(store, floor):
     idle = ProductFactory(purchase_price=D("2.5000"))
     stock_move_batch(
@@ -110,6 +125,22 @@ def test_slow_movers_list_stock_without_recent_sales_with_its_value(store, floor
     assert later.totals.stock_value == D("22.00")
     with pytest.raises(ValueError, match="at least 1"):
         selectors.slow_movers(today=TUE, days=0)
+
+
+@pytest.mark.django_db
+def test_slow_movers_at_the_backroom_count_the_products_sales_on_the_floor(store, floor, backroom):
+    idle = ProductFactory(purchase_price=D("2.5000"))
+    stock_move_batch(
+        moves=[Move(idle, backroom, D(4)), Move(store["cola"], backroom, D(6))],
+        kind=MovementKind.RECEIPT,
+        reference="T",
+    )
+    # cola sold on the floor on Monday: its backroom stock is not dead
+    table = selectors.slow_movers(today=TUE, days=7, location=backroom)
+    assert [r.product_id for r in table.rows] == [idle.pk]
+    later = selectors.slow_movers(today=date(2026, 11, 26), days=7, location=backroom)
+    cola = next(r for r in later.rows if r.product_id == store["cola"].pk)
+    assert (cola.last_sale, cola.idle_days, cola.on_hand) == (MON, 10, D(6))
 
 
 @pytest.mark.django_db
