@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from catalog.admin import HistoryAdmin
 from checkout.models import ApiToken, Payment, Promotion, Refund, Register, Return, ReturnLine, Sale, SaleLine, Shift
 
 
@@ -120,7 +120,7 @@ class PromotionForm(forms.ModelForm):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(SimpleHistoryAdmin):
+class PromotionAdmin(HistoryAdmin):
     """Buyers and managers (checkout.*_promotion permissions) set up promotions; every change is in the history."""
 
     list_display = ["name", "kind", "scope", "starts_at", "ends_at", "quantity_limit", "quantity_sold", "active"]

@@ -188,7 +188,9 @@ def test_buyer_sets_up_a_promotion_in_the_admin_with_history(client, stocked):
     values = [h.value for h in promo.history.order_by("history_date")]
     assert (values[0], values[-1]) == (D("7.00"), D("6.50"))  # (the product list is saved as a row of its own)
     assert all(h.history_user == buyer for h in promo.history.all())
-    assert client.get(f"/admin/checkout/promotion/{promo.pk}/history/").status_code == 200
+    history = client.get(f"/admin/checkout/promotion/{promo.pk}/history/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert history.status_code == 200
+    assert "促销数量" in history.content.decode() and "quantity_limit" not in history.content.decode()
 
     # Reverting to the first version validates and saves holding the row, as the change form does: a sale
     # cannot claim units between the check against what has sold and the save.
