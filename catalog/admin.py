@@ -2,7 +2,6 @@ from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import label_for_field
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
@@ -17,7 +16,6 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import is_historic
 
 from catalog import gtin
@@ -26,6 +24,7 @@ from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
 from catalog.resources import LabelledExportForm, ProductResource, xlsx_number_formats
 from stock.selectors import lot_stock_exists, on_hand_subquery
+from supermarket.admin import HistoryAdmin
 from supermarket.jobs import JobsUnavailable
 
 REPORTS_PERMISSION = "reports.view_salesdaily"  # who may open the report pages (supermarket.access)
@@ -75,18 +74,6 @@ class ProductBarcodeInline(admin.TabularInline):
     form = ProductBarcodeForm
     formset = ProductBarcodeFormSet
     extra = 0
-
-
-class HistoryAdmin(SimpleHistoryAdmin):
-    """simple-history's admin, its history page heading the history_list_display columns with their verbose names
-    in the user's language (its own template shows the attribute names, selling_price) and leaving the change reason
-    empty where none was given."""
-
-    object_history_list_template = "admin/simple_history/object_history_list.html"
-
-    def history_view(self, request, object_id, extra_context=None):
-        columns = [(name, label_for_field(name, self.model, self)) for name in self.get_history_list_display(request)]
-        return super().history_view(request, object_id, {**(extra_context or {}), "history_columns": columns})
 
 
 def _keep_current_cost(product: Product, products) -> None:
@@ -301,7 +288,9 @@ class ProductAdmin(ImportExportMixin, HistoryAdmin):
         state = self._upload(request, request.POST.get("upload_id", ""))
         confirmable = state["status"] == "previewed" and not state["summary"]["error_count"]
         started = confirmable and uploads.upload_start_apply(state, user_id=request.user.pk)
-        if not started and uploads.upload_confirmed(state["id"]):  # a double click, or a second tab
+        # A double click, or a second tab, while the first confirmation is applied (or once it has been): a refused
+        # or failed one shows its own message on the status page.
+        if not started and state["status"] not in ("refused", "failed") and uploads.upload_confirmed(state["id"]):
             messages.info(request, _("This import was already confirmed; it is applied only once."))
         return redirect("admin:catalog_product_import_status", upload_id=state["id"])
 

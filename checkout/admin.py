@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from catalog.admin import HistoryAdmin
 from checkout.models import ApiToken, Payment, Promotion, Refund, Register, Return, ReturnLine, Sale, SaleLine, Shift
+from supermarket.admin import HistoryAdmin
 
 
 @admin.register(Register)

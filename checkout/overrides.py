@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from catalog.selectors import Scan
 from checkout.models import Cart, CartLine, Register, Return, Sale
-from checkout.pricing import CheckoutError, check_quantity
+from checkout.pricing import CheckoutError, check_quantity, shelf_amount
 from checkout.selectors import returned_so_far
 from checkout.services import sale_return
 from supermarket.models import OverrideKind
@@ -63,7 +63,7 @@ def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, 
             % {"price": unit_price, "limit": LINE_AMOUNT_LIMIT - 1},
             field="unit_price",
         )
-    old = line.amount if line.amount is not None else money(line.product.selling_price * line.quantity)
+    old = line.amount if line.amount is not None else shelf_amount(line.product, line.quantity)
     line.amount = money(unit_price * line.quantity)
     line.unit_price = unit_price
     line.save(update_fields=["amount", "unit_price"])

@@ -107,15 +107,29 @@ def check_quantity(product: Product, value: Decimal, *, field: str) -> Decimal:
     return value
 
 
+def shelf_amount(product: Product, quantity: Decimal) -> Decimal:
+    """A line at the shelf price, rounded to the fen: each line is rounded on its own."""
+    return money(product.selling_price * quantity)
+
+
+def check_chargeable(product: Product, quantity: Decimal, *, field: str) -> None:
+    """A line at the shelf price comes to at least a fen: a kilogram sold a gram a line would otherwise go for
+    nothing. (Scale labels carry their own amount, checked where they are read.)"""
+    if product.selling_price > 0 and not shelf_amount(product, quantity):
+        raise CheckoutError(
+            _("%(quantity)s of %(name)s comes to less than ¥0.01: too little to sell on its own.")
+            % {"quantity": quantity_text(quantity), "name": product.name},
+            field=field,
+        )
+
+
 def price_lines(lines: Iterable[LineInput], *, now: datetime | None = None) -> Totals:
     """Price every line (shelf price × quantity, or the amount on a scale label), take off the promotions in force
     at `now` (checkout.promotions, precedence in docs/PROMOTIONS.md), with tax included in the price."""
     from checkout.promotions import PricingLine, discounts  # promotions raises this module's PromotionSoldOut
 
     lines = list(lines)
-    regular = [
-        line.amount if line.amount is not None else money(line.product.selling_price * line.quantity) for line in lines
-    ]
+    regular = [line.amount if line.amount is not None else shelf_amount(line.product, line.quantity) for line in lines]
     off = discounts(
         [
             PricingLine(ln.product, ln.quantity, amount, ln.amount is not None)

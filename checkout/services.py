@@ -33,6 +33,7 @@ from checkout.pricing import (
     PaymentInput,
     Tender,
     Totals,
+    check_chargeable,
     check_quantity,
     price_lines,
     tender,
@@ -154,17 +155,8 @@ def sale_complete(
         raise CheckoutError(_("A sale needs at least one line."), field="lines")
     for i, line in enumerate(lines):
         check_quantity(line.product, line.quantity, field=f"lines[{i}].quantity")
-        if (
-            line.amount is None
-            and line.product.selling_price > 0
-            and not money(line.product.selling_price * line.quantity)
-        ):
-            # Each line is rounded to the fen on its own: a kilogram sold a gram a line would go for nothing.
-            raise CheckoutError(
-                _("%(quantity)s of %(name)s comes to less than ¥0.01: too little to sell on its own.")
-                % {"quantity": quantity_text(line.quantity), "name": line.product.name},
-                field=f"lines[{i}].quantity",
-            )
+        if line.amount is None:
+            check_chargeable(line.product, line.quantity, field=f"lines[{i}].quantity")
         if not line.product.active:
             raise CheckoutError(
                 _("%(name)s is inactive and cannot be sold.") % {"name": line.product.name}, field=f"lines[{i}].code"
@@ -604,6 +596,7 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: Decimal) -> CartLin
             field="quantity",
         )
     check_quantity(line.product, quantity, field="quantity")
+    check_chargeable(line.product, quantity, field="quantity")
     _check_stock(cart, line.product, _in_cart(cart, line.product_id, excluding=line.pk) + quantity)
     line.quantity = quantity
     line.save(update_fields=["quantity"])

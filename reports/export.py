@@ -6,6 +6,7 @@ import io
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -146,7 +147,7 @@ def report_export_write(job: JobRun) -> str:
 
     args = job.arguments
     # Jobs recorded before the language was kept have none: the store's default language then.
-    with translation.override(args.get("language")):
+    with translation.override(args.get("language") or settings.LANGUAGE_CODE):
         form = ReportFilterForm({k: v for k, v in args["filters"].items() if v is not None})
         if not form.is_valid():  # e.g. the chosen location was deleted since
             raise ExportRefused(" ".join(str(e) for errors in form.errors.values() for e in errors))

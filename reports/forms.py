@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from checkout.models import Register, Sale, Shift
+from reports.services import history_end_latest, history_end_problem
 from stock.models import Location
 
 MAX_RANGE_DAYS = 3 * 366
@@ -95,15 +96,7 @@ class ForecastRunForm(forms.Form):
     )
 
     def clean_history_end(self) -> date:
-        # As the nightly batch: yesterday at the latest. Today's sales are not over, and later days have none
-        # yet; read as days without sales they would pull the forecast down, and the run replaces the stored one.
-        latest = timezone.localdate() - timedelta(days=1)
-        value = date_in_range(self.cleaned_data.get("history_end")) or latest
-        if value > latest:
-            raise forms.ValidationError(
-                _(
-                    "The last day of history can be yesterday (%(latest)s) at the latest: today's sales are not over yet."
-                )
-                % {"latest": latest.isoformat()}
-            )
+        value = date_in_range(self.cleaned_data.get("history_end")) or history_end_latest()
+        if problem := history_end_problem(value):
+            raise forms.ValidationError(problem)
         return value

@@ -204,6 +204,21 @@ def job_run_create(*, kind: str, arguments: dict, queue: str, total: int = 0, pa
 
 
 @transaction.atomic
+def history_end_latest() -> date:
+    """The last day a forecast may read as history: yesterday, as the nightly batch. Today's sales are not over, and
+    later days have none yet; read as days without sales they would pull the forecast down."""
+    return timezone.localdate() - timedelta(days=1)
+
+
+def history_end_problem(history_end: date) -> str | None:
+    latest = history_end_latest()
+    if history_end <= latest:
+        return None
+    return gettext(
+        "The last day of history can be yesterday (%(latest)s) at the latest: today's sales are not over yet."
+    ) % {"latest": latest.isoformat()}
+
+
 def forecast_batch_start(
     *,
     location: Location,
@@ -220,6 +235,8 @@ def forecast_batch_start(
     products to share out between the workers."""
     if chunk_size < 1:
         raise ValueError(_("The chunk size must be at least one product."))
+    if problem := history_end_problem(history_end):
+        raise ValueError(problem)  # the run would replace the stored forecasts
     if product_ids is None:
         product_ids = list(Product.objects.filter(active=True).order_by("pk").values_list("pk", flat=True))
     batch = JobRun.objects.create(

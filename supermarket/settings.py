@@ -83,7 +83,6 @@ MIDDLEWARE = [
     # A lost database connection becomes 503 + Retry-After (clients repeat with the same token).
     "supermarket.unavailable.DatabaseUnavailableMiddleware",
     "supermarket.unavailable.BodyTooLargeMiddleware",
-    "supermarket.unavailable.NulRefusedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Its check runs before the access rules', which look sales up by the number in the URL.
+    "supermarket.unavailable.NulRefusedMiddleware",
     "supermarket.access.RoleAccessMiddleware",
     # PAGE_MIDDLEWARE, for every path but the JSON API's.
     "supermarket.middleware.PagesOnly",

@@ -92,19 +92,24 @@ def nul_message(field: str) -> str:
 class NulRefusedMiddleware:
     """A path, query parameter or form field holding a NUL character is answered 400 naming it. PostgreSQL text
     cannot hold one: passed on, the first query with it would fail with a 500 (a scanned code, a sale number in the
-    URL). Uploaded files are not looked at; the JSON API checks its bodies itself (nul_field)."""
+    URL). Checked before the view and the access rules run, and after the CSRF check (a forged POST is refused
+    before its form is read) and the choice of language (the message is in the user's). Uploaded files are not
+    looked at; the JSON API checks its bodies itself (nul_field)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
         field = "path" if NUL in request.path else _nul_in(request.GET)
         api = request.path_info.startswith(API_PREFIX)
         # Not the API's: its views read the body themselves, which reading the form here would use up.
         if field is None and not api and request.method == "POST" and request.content_type in _FORMS:
             field = _nul_in(request.POST)
         if field is None:
-            return self.get_response(request)
+            return None
         message = nul_message(field)
         if api:
             return JsonResponse({"error": message, "field": field}, status=400)

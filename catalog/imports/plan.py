@@ -140,18 +140,9 @@ class _Categories:
         if not path:
             raise CellError(_("Category %(text)s names no category.") % {"text": text})
         if len(path) == 1:
-            found = self.by_name.get(path[0].casefold(), [])
-            if len(found) > 1:
-                raise CellError(
-                    _("Several categories are called %(name)s (%(paths)s); write the full path, e.g. %(example)s.")
-                    % {
-                        "name": path[0],
-                        "paths": ", ".join(" / ".join(self.path_of[pk]) for pk in found),
-                        "example": " / ".join(self.path_of[found[0]]),
-                    }
-                )
-            if found:
-                return self.path_of[found[0]], found[0]
+            found = self._one(path[0], self.by_name.get(path[0].casefold(), []))
+            if found is not None:
+                return self.path_of[found], found
         if any(len(part) > 100 for part in path):
             raise CellError(_("A category name is longer than 100 characters."))
         return self._walk(path)
@@ -162,12 +153,25 @@ class _Categories:
         for depth, part in enumerate(path):
             # Two siblings can share a key when one's English name is the other's name: the name wins.
             found = self.children.get((node, part.casefold()), [])
-            found = [pk for pk in found if self.path_of[pk][-1] == part] or found
-            if not found:
+            found = self._one(part, [pk for pk in found if self.path_of[pk][-1] == part] or found)
+            if found is None:
                 known = self.path_of[node] if node is not None else ()
                 return known + path[depth:], None
-            node = found[0]
+            node = found
         return self.path_of[node], node
+
+    def _one(self, name: str, found: list[int]) -> int | None:
+        """The one category found by this name, None for none; refused when several are (shared English names)."""
+        if len(found) > 1:
+            raise CellError(
+                _("Several categories are called %(name)s (%(paths)s); write the full path, e.g. %(example)s.")
+                % {
+                    "name": name,
+                    "paths": ", ".join(" / ".join(self.path_of[pk]) for pk in found),
+                    "example": " / ".join(self.path_of[found[0]]),
+                }
+            )
+        return found[0] if found else None
 
 
 def unquote(text: str) -> str:
@@ -324,9 +328,11 @@ def _header_unit_problem(word: str, row_unit: tuple | None, cells: list[str], co
         if UNITS[word][1] == 1:
             return None  # a price per 件 or per kg is stored as written
         # Per 斤 is converted to kg only for a row that says 斤: without it the price would be stored per kg.
-        return _("Amounts in this column are per %(unit)s: write %(unit)s in this row's unit column.") % {"unit": word}
+        return _("Values in this column are per %(unit)s: this row needs %(unit)s in a unit (单位) column.") % {
+            "unit": word
+        }
     if row_unit != UNITS[word]:
-        return _("Amounts in this column are per %(header)s, but this row's unit is %(unit)s.") % {
+        return _("Values in this column are per %(header)s, but this row's unit is %(unit)s.") % {
             "header": word,
             "unit": cells[columns["unit"]],
         }

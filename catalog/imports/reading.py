@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -68,29 +69,42 @@ def decode(data: bytes) -> str:
 
 def _xlsx_table(data: bytes) -> Table:
     """The first sheet with a barcode column: many supplier workbooks start with a 填写说明 (how to fill in) sheet."""
-    # calamine (Rust) reads 100,000 rows in about a second and a half; openpyxl
-    # needs over half a minute for the same sheet, which broke the 60 s budget.
-    from python_calamine import CalamineWorkbook
-
     first, searched = None, []
-    try:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        for index, name in enumerate(workbook.sheet_names):
-            rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
-            searched.append(name)
-            try:
-                table = _table([_xlsx_text(value) for value in row] for row in rows)
-            except UnreadableFile:
-                continue  # an empty sheet
-            if table.has_barcode_column:
-                return table
-            first = first or table
-    except Exception as exc:  # calamine raises several kinds for a damaged or foreign zip
-        raise UnreadableFile(_("The .xlsx file cannot be opened: %(reason)s") % {"reason": exc}) from None
+    for name, rows in _xlsx_sheets(data):
+        searched.append(name)
+        try:
+            table = _table([_xlsx_text(value) for value in row] for row in rows)
+        except UnreadableFile:
+            continue  # an empty sheet
+        if table.has_barcode_column:
+            return table
+        first = first or table
     if first is None:
         raise UnreadableFile(_("The file is empty."))
     first.sheets = tuple(searched)
     return first
+
+
+def _xlsx_sheets(data: bytes) -> Iterator[tuple[str, list]]:
+    """(name, rows) of each sheet in order, read when asked for."""
+    # calamine (Rust) reads 100,000 rows in about a second and a half; openpyxl
+    # needs over half a minute for the same sheet, which broke the 60 s budget.
+    from python_calamine import CalamineWorkbook
+
+    with _damaged_xlsx():
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    for index, name in enumerate(workbook.sheet_names):
+        with _damaged_xlsx():
+            rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+        yield name, rows
+
+
+@contextmanager
+def _damaged_xlsx() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:  # calamine raises several kinds for a damaged or foreign zip
+        raise UnreadableFile(_("The .xlsx file cannot be opened: %(reason)s") % {"reason": exc}) from None
 
 
 def _xlsx_text(value) -> str:

@@ -413,7 +413,7 @@ def test_prices_per_jin_in_the_header_are_converted_for_rows_in_jin():
 
 
 @pytest.mark.parametrize(
-    ("unit", "reason"), [("", "write 斤 in this row's unit column"), ("kg", "this row's unit is kg")]
+    ("unit", "reason"), [("", "this row needs 斤 in a unit (单位) column"), ("kg", "this row's unit is kg")]
 )
 def test_prices_per_jin_in_the_header_need_rows_in_jin(unit, reason):
     headers = ["条码", "商品名称", "类别", "进价", "售价（元/斤）", "供应商", "安全库存", "单位"]
@@ -455,6 +455,14 @@ def test_category_paths_match_english_names_and_full_width_separators(written):
     assert not plan.errors and plan.new_categories == []
     assert created(plan, 1).values["category"] == ("饮料", "果汁")
     assert plan.categories[("饮料", "果汁")] == juice.pk
+
+
+def test_a_path_part_two_sibling_categories_answer_to_by_english_name_is_refused():
+    drinks = CategoryFactory(name="饮料", name_en="Beverages")
+    CategoryFactory(name="果汁", name_en="Juice", parent=drinks)
+    CategoryFactory(name="鲜榨果汁", name_en="Juice", parent=drinks)
+    [error] = preview(csv_bytes([row(1, category="饮料 / Juice")])).errors
+    assert "Several categories are called Juice" in error.message
 
 
 def test_new_category_under_a_parent_named_in_english_goes_under_that_parent():

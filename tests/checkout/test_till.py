@@ -192,6 +192,14 @@ def test_a_tampered_item_or_held_sale_id_is_refused_and_changes_nothing(till, st
     assert cart_quantities(register) == {milk.name: 1}
 
 
+def test_a_weight_too_small_to_cost_a_fen_is_refused_when_typed(till, stocked, register):
+    (fish,) = stocked(1, unit="kg", selling_price=Decimal("4.79"))
+    till("scan/", code=fish.barcode)
+    response = till("line/quantity/", line=CartLine.objects.get(product=fish).pk, quantity="0.001")
+    assert response.status_code == 422 and "less than ¥0.01" in response.content.decode()
+    assert cart_quantities(register) == {fish.name: 1}
+
+
 def test_a_nul_character_in_a_scan_or_a_sale_number_is_refused_and_changes_nothing(till, stocked, register):
     (milk,) = stocked(1)
     till("scan/", code=milk.barcode)

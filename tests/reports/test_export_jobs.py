@@ -132,3 +132,16 @@ def test_a_background_export_is_made_in_the_language_of_the_manager_who_asked(ma
         assert lines[0].split(",")[0] == translation.gettext("Category") != "Category"
         assert lines[-1].split(",")[0] == translation.gettext("Total")
     assert lines == direct.content.decode("utf-8-sig").splitlines()
+
+
+def test_an_export_job_recorded_without_a_language_is_made_in_the_stores(manager, media, sold, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("en"):
+        manager.post(reverse("reports:report-export", args=["sales-by-category"]) + f"?{QUERY}", {"format": "csv"})
+        job = JobRun.objects.get()
+        job.arguments.pop("language")  # as jobs queued before the language was kept
+        job.save(update_fields=["arguments"])
+        jobs.job_run(job.pk)
+        content = b"".join(manager.get(reverse("reports:job-download", args=[job.pk])).streaming_content)
+    with translation.override("zh-hans"):
+        assert content.decode("utf-8-sig").splitlines()[0].split(",")[0] == translation.gettext("Category")

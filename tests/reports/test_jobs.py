@@ -124,3 +124,16 @@ def test_only_a_failed_job_can_be_retried_and_a_claimed_job_is_not_run_twice(flo
     queued = JobRun.objects.create(kind="forecast_chunk")
     assert services.job_claim(job_id=queued.pk) is True
     assert services.job_claim(job_id=queued.pk) is False
+
+
+def test_a_forecast_run_reading_today_or_later_as_history_is_refused_by_the_service_and_the_command(floor):
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    ProductFactory()
+    today = timezone.localdate()
+    with pytest.raises(ValueError, match="yesterday"):
+        services.forecast_batch_start(location=floor, history_end=today)
+    with pytest.raises(CommandError, match="yesterday"):
+        call_command("forecast_all", "--history-end", (today + timedelta(days=30)).isoformat())
+    assert not JobRun.objects.exists()
