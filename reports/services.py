@@ -203,7 +203,6 @@ def job_run_create(*, kind: str, arguments: dict, queue: str, total: int = 0, pa
     return job
 
 
-@transaction.atomic
 def history_end_latest() -> date:
     """The last day a forecast may read as history: yesterday, as the nightly batch. Today's sales are not over, and
     later days have none yet; read as days without sales they would pull the forecast down."""
@@ -219,6 +218,7 @@ def history_end_problem(history_end: date) -> str | None:
     ) % {"latest": latest.isoformat()}
 
 
+@transaction.atomic
 def forecast_batch_start(
     *,
     location: Location,

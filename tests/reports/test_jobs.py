@@ -137,3 +137,16 @@ def test_a_forecast_run_reading_today_or_later_as_history_is_refused_by_the_serv
     with pytest.raises(CommandError, match="yesterday"):
         call_command("forecast_all", "--history-end", (today + timedelta(days=30)).isoformat())
     assert not JobRun.objects.exists()
+
+
+def test_a_forecast_run_the_queue_cannot_take_leaves_no_job_behind(floor, monkeypatch):
+    from supermarket.jobs import JobsUnavailable
+
+    def unreachable(*args, **kwargs):
+        raise JobsUnavailable()
+
+    ProductFactory()
+    monkeypatch.setattr(services, "enqueue", unreachable)
+    with pytest.raises(JobsUnavailable):
+        services.forecast_batch_start(location=floor, history_end=END)
+    assert not JobRun.objects.exists()
