@@ -83,6 +83,9 @@ class Unit(models.TextChoices):
 QUANTITY_LIMIT = Decimal(10**9)  # a quantity sold or moved at once stays below this
 
 
+_CODE_FIELDS = ("barcode", "store_code")
+
+
 class Product(models.Model):
     barcode = models.CharField(_("barcode"), max_length=14, unique=True, validators=[validate_code])
     store_code = models.CharField(
@@ -158,19 +161,30 @@ class Product(models.Model):
             return str(_("Quantity has more than three decimals."))
         return None
 
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        product = super().from_db(db, field_names, values, **kwargs)
+        # The codes as stored: clean() looks for clashes only when one changes, not at every cost a receipt writes.
+        product._stored_codes = {
+            name: value for name, value in zip(field_names, values, strict=True) if name in _CODE_FIELDS
+        }
+        return product
+
     def clean(self):
         # Barcodes, extra barcodes and store codes are one namespace: the till looks a typed or scanned code up in
         # all of them, so a code shared by two products would sell whichever the lookup finds first.
         errors = {}
+        stored = getattr(self, "_stored_codes", {})
         if self.barcode:
             try:
                 self.barcode = gtin.normalize(self.barcode)
             except gtin.InvalidCode:
                 pass  # reported by the field validator
             else:
-                errors["barcode"] = code_clash(self.barcode, product=self, with_barcodes=False)
+                if self.barcode != stored.get("barcode"):
+                    errors["barcode"] = code_clash(self.barcode, product=self, with_barcodes=False)
         self.store_code = (self.store_code or "").strip().upper() or None
-        if self.store_code:
+        if self.store_code and self.store_code != stored.get("store_code"):
             errors["store_code"] = code_clash(self.store_code, product=self, with_store_codes=False)
         errors = {field: message for field, message in errors.items() if message}
         if errors:

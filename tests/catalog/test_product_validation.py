@@ -134,3 +134,21 @@ def test_price_change_is_recorded_in_history_with_the_user(django_user_model):
     assert latest.selling_price == Decimal("4.80")
     assert latest.history_user == buyer
     assert latest.prev_record.selling_price == Decimal("4.50")
+
+
+def test_a_product_whose_codes_did_not_change_is_not_checked_against_the_others_again(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    other = ProductFactory(store_code="10013")
+    product = Product.objects.get(pk=ProductFactory(store_code="20024").pk)
+    product.purchase_price = Decimal("3.6000")  # a receipt's moving average
+    with CaptureQueriesContext(connection) as queries:
+        product.full_clean()
+    # Only Django's own uniqueness checks, each code against its own column.
+    crossed = [f"\"barcode\" = '{product.store_code}'", f"\"store_code\" = '{product.barcode}'", "productbarcode"]
+    assert not [q["sql"] for q in queries.captured_queries if any(part in q["sql"] for part in crossed)]
+
+    product.store_code = other.barcode  # changed: checked, and refused
+    with pytest.raises(ValidationError, match="already the barcode of"):
+        product.full_clean()
