@@ -48,6 +48,7 @@ from checkout.selectors import (
 )
 from stock.services import ExpiredStock, InsufficientStock
 from supermarket import metrics
+from supermarket.views import posted_id
 
 REGISTER_COOKIE = "till_register"
 REGISTER_SALT = "checkout.register"
@@ -213,7 +214,7 @@ def scan(request: HttpRequest) -> HttpResponse:
 @require_POST
 @till_view
 def add_product(request: HttpRequest) -> HttpResponse:
-    pk = _posted_id(request, "product")
+    pk = posted_id(request.POST.get("product"))
     product = None if pk is None else Product.objects.filter(pk=pk, active=True).first()
     if product is None:
         return _scan_error(request, CheckoutError(_("That item can no longer be sold.")))
@@ -267,18 +268,12 @@ def hold(request: HttpRequest) -> HttpResponse:
 @require_POST
 @till_view
 def recall(request: HttpRequest) -> HttpResponse:
-    cart_id = _posted_id(request, "cart")
+    cart_id = posted_id(request.POST.get("cart"))
     if cart_id is None:
         return _scan_error(request, CheckoutError(_("Choose a held sale to recall.")))
     return _cart_action(
         request, lambda cart: services.cart_recall(register=request.register, cart_id=cart_id, user=request.user)
     )
-
-
-def _posted_id(request: HttpRequest, name: str) -> int | None:
-    """A row id the page posted, or None for anything but plain digits (a page tampered with, an empty field)."""
-    value = request.POST.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() else None
 
 
 @require_POST

@@ -39,6 +39,7 @@ from stock.models import (
 )
 from stock.services import InsufficientStock
 from supermarket.money import quantity_text
+from supermarket.views import posted_id
 
 
 def staff_permission(perm: str) -> Callable:
@@ -284,9 +285,8 @@ def replenishment_list(request: HttpRequest) -> HttpResponse:
 @staff_permission("stock.add_purchaseorder")
 def replenishment_order(request: HttpRequest) -> HttpResponse:
     # The page sends the ids of its checkboxes; anything else is an edited or stale form, not a server error.
-    try:
-        ids = [int(value) for value in request.POST.getlist("suggestion")]
-    except ValueError:
+    ids = [posted_id(value) for value in request.POST.getlist("suggestion")]
+    if None in ids:
         return HttpResponseBadRequest(_("The chosen suggestions are not valid: reload the page and choose again."))
     chosen = ReplenishmentSuggestion.objects.filter(pk__in=ids)
     try:
@@ -343,9 +343,8 @@ def near_expiry(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_permission("stock.add_writeoff")
 def expired_write_off(request: HttpRequest) -> HttpResponse:
-    try:
-        location_id = int(request.POST.get("location", ""))
-    except ValueError:
+    location_id = posted_id(request.POST.get("location"))
+    if location_id is None:
         return HttpResponseBadRequest(_("Choose a location from the list."))
     location = get_object_or_404(Location, pk=location_id)
     try:

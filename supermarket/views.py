@@ -5,6 +5,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 
+def posted_id(value) -> int | None:
+    """A row id a page sent, or None for anything but a whole number (a page edited by hand, an empty field): the
+    view then answers with a message, where the ORM would fail with a 500."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("admin:index")
 
