@@ -43,7 +43,7 @@ from bench.cpu import backend_cpu  # noqa: E402
 from bench.db import vacuum_analyze  # noqa: E402
 from catalog.demo import seed_demo  # noqa: E402
 from catalog.models import Product  # noqa: E402
-from checkout.models import Register, Shift  # noqa: E402
+from checkout.models import Cart, Register, Shift  # noqa: E402
 from checkout.pricing import LineInput, PaymentInput  # noqa: E402
 from checkout.services import api_token_for, sale_complete, shift_close, shift_open  # noqa: E402
 from stock.models import Location, MovementKind  # noqa: E402
@@ -57,6 +57,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def close(shift: Shift, user) -> None:
+    """Close the bench register's shift; the scans' last basket is dropped first (a shift does not close on a sale
+    in progress)."""
+    Cart.objects.filter(register=shift.register).delete()
+    shift_close(shift=shift, counted_cash=Decimal(0), user=user)
+
+
 def prepare(seed: int) -> tuple[Register, list[Product], object]:
     call_command("migrate", verbosity=0, skip_checks=True)
     if not Product.objects.exists():
@@ -68,7 +75,7 @@ def prepare(seed: int) -> tuple[Register, list[Product], object]:
     floor = Location.default()
     register, _ = Register.objects.get_or_create(code="B01", defaults={"name": "Bench", "location": floor})
     for open_shift in Shift.objects.filter(register=register, closed_at__isnull=True):
-        shift_close(shift=open_shift, counted_cash=Decimal(0), user=user)
+        close(open_shift, user)
     products = list(Product.objects.filter(active=True, unit="each").order_by("pk"))
     random.Random(seed).shuffle(products)
     products = products[:400]
@@ -215,12 +222,12 @@ def main() -> None:
 
     if args.sales_only:
         sales, sale_cpu, sale_queries, backend = bench_sales(user, register, products, args.sales, rng)
-        shift_close(shift=shift, counted_cash=Decimal(0), user=user)
+        close(shift, user)
         print(f"5-line API sales: {sales_summary(sales, sale_cpu, sale_queries, backend)}")
         return
     scans, scan_cpu, scan_queries = bench_scans(till_client(user, register), products, args.scans, rng)
     if args.scans_only:
-        shift_close(shift=shift, counted_cash=Decimal(0), user=user)
+        close(shift, user)
         print(
             f"scans: {len(scans)}, median {statistics.median(scans):.1f} ms, p99 {percentile(scans, 99):.1f} ms, "
             f"queries median {statistics.median(scan_queries):.0f}, max {max(scan_queries)}, CPU (process_time) p25 "
@@ -234,6 +241,7 @@ def main() -> None:
     fill_seconds = time.perf_counter() - started
 
     client = till_client(user, register)
+    Cart.objects.filter(register=register).delete()  # the scans' last basket: a shift does not close on it
     started = time.perf_counter()
     response = client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": "1000.00"})
     report = client.get(response.url)

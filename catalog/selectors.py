@@ -48,12 +48,17 @@ def _variable_measure(code: str) -> Scan | None:
     if product is None:
         raise UnknownCode(_("Scale label %(code)s: no product has store code %(item)s.") % {"code": code, "item": item})
     if layout["kind"] == "weight":
-        scan = Scan(product=product, code=code, quantity=quantity(value), amount=money(value * product.selling_price))
+        # The label carries the weight only: the line is priced at the shelf price, promotions included, like the
+        # same weight typed in.
+        scan = Scan(product=product, code=code, quantity=quantity(value))
+        worth = money(value * product.selling_price)
     elif product.sold_by_weight and product.selling_price:
         scan = Scan(product=product, code=code, quantity=quantity(value / product.selling_price), amount=money(value))
+        worth = scan.amount
     else:
         scan = Scan(product=product, code=code, quantity=Decimal(1), amount=money(value))
-    if scan.quantity <= 0 or scan.amount <= 0:  # the scale printed an empty pan, or a price below a gram's worth
+        worth = scan.amount
+    if scan.quantity <= 0 or worth <= 0:  # the scale printed an empty pan, or a price below a gram's worth
         raise gtin.InvalidCode(
             _("Scale label %(code)s carries no weight or amount: weigh the item again.") % {"code": code}
         )

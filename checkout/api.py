@@ -164,6 +164,14 @@ def _list(body: dict, field: str) -> list:
     return value
 
 
+def _payments(body: dict) -> list[PaymentInput]:
+    """The payments, which a sale at ¥0 may leave out (the service asks for one whenever something is due)."""
+    raw = body.get("payments", [])
+    if not isinstance(raw, list):
+        raise CheckoutError(_("payments must be a list."), field="payments")
+    return [_payment(item, i) for i, item in enumerate(raw)]
+
+
 def _lines(raw_lines: list) -> list[LineInput]:
     return [_line(_object(raw, f"lines[{i}]"), i) for i, raw in enumerate(raw_lines)]
 
@@ -227,7 +235,7 @@ def sale_create(request: HttpRequest) -> JsonResponse:
             client_token=token,
             register=_register(body),
             lines=_lines(_list(body, "lines")),
-            payments=[_payment(raw, i) for i, raw in enumerate(_list(body, "payments"))],
+            payments=_payments(body),
             user=request.user,
         )
     except (NoOpenShift, PromotionSoldOut, TokenReused) as exc:

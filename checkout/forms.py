@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from checkout.models import PaymentMethod, Register
 from checkout.pricing import PaymentInput
+from stock.forms import PostedOnceForm
 from supermarket.models import OverrideKind
 from supermarket.money import quantity_text
 from supermarket.overrides import APPROVAL_PERMISSION
@@ -106,7 +107,7 @@ class PayForm(ManagerApprovalForm):
         ]
 
 
-class ReturnForm(ManagerApprovalForm):
+class ReturnForm(PostedOnceForm, ManagerApprovalForm):
     refund_method = forms.ChoiceField(label=_("Refund by"), choices=PaymentMethod.choices)
     reference = forms.CharField(label=_("Refund reference"), required=False, max_length=64)
 
@@ -122,7 +123,7 @@ class ReturnForm(ManagerApprovalForm):
         return {line.pk: self.cleaned_data.get(f"qty-{line.pk}") or ZERO for line in self.sale_lines}
 
 
-class OverrideForm(ManagerApprovalForm):
+class OverrideForm(PostedOnceForm, ManagerApprovalForm):
     """What the cashier asks a manager to approve at the till, with the manager's credentials."""
 
     KINDS = [

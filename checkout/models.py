@@ -203,6 +203,8 @@ class Return(models.Model):
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2)
+    # The return form's one-time token: the same form sent again finds this return and refunds nothing more.
+    token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("return")

@@ -86,7 +86,7 @@ SALE = {
 
 SALE_REQUEST = {
     "type": "object",
-    "required": ["client_token", "lines", "payments"],
+    "required": ["client_token", "lines"],
     "properties": {
         "client_token": {
             "type": "string",
@@ -106,7 +106,11 @@ SALE_REQUEST = {
                 },
             },
         },
-        "payments": {"type": "array", "minItems": 1, "items": PAYMENT},
+        "payments": {
+            "type": "array",
+            "items": PAYMENT,
+            "description": "at least one unless the sale comes to ¥0",
+        },
     },
 }
 

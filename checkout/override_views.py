@@ -20,20 +20,27 @@ from supermarket.overrides import overrides_recent
 
 def _apply(request: HttpRequest, form: OverrideForm, cart) -> HttpResponse | None:
     data, manager = form.cleaned_data, form.cleaned_data["manager"]
-    kind = data["kind"]
+    kind, token = data["kind"], data["token"]
     if kind == OverrideKind.VOID_SALE:
         sale = sale_by_number(data["number"].strip())
         if sale is None:
             raise CheckoutError(_("No sale has the number %(number)s.") % {"number": data["number"]}, field="number")
-        ret = overrides.sale_void(sale=sale, register=request.register, user=request.user, approved_by=manager)
+        ret = overrides.sale_void(
+            sale=sale, register=request.register, user=request.user, approved_by=manager, token=token
+        )
         return render(request, "checkout/return_done.html", {"ret": ret, "sale": sale})
     if kind == OverrideKind.PRICE:
         overrides.cart_price_override(
-            cart=cart, line_id=data["line"], unit_price=data["unit_price"], user=request.user, approved_by=manager
+            cart=cart,
+            line_id=data["line"],
+            unit_price=data["unit_price"],
+            user=request.user,
+            approved_by=manager,
+            token=token,
         )
     else:
         scan = product_lookup(data["code"].strip())
-        overrides.cart_add_past_stock(cart=cart, scan=scan, user=request.user, approved_by=manager)
+        overrides.cart_add_past_stock(cart=cart, scan=scan, user=request.user, approved_by=manager, token=token)
     return None
 
 

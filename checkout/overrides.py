@@ -13,24 +13,34 @@ from catalog.selectors import Scan
 from checkout.models import Cart, CartLine, Register, Return, Sale
 from checkout.pricing import CheckoutError, check_quantity, shelf_amount
 from checkout.selectors import returned_so_far
-from checkout.services import sale_return
+from checkout.services import return_sent_before, sale_return
 from supermarket.models import OverrideKind
 from supermarket.money import money, quantity_text
-from supermarket.overrides import override_check, override_record
+from supermarket.overrides import override_check, override_record, override_seen
 
 ZERO = Decimal("0")
 LINE_AMOUNT_LIMIT = Decimal(10) ** 10  # a line's amount holds 12 digits, 2 of them after the point
 
 
+def _sent_before(cart: Cart, token) -> bool:
+    """Whether this approval form was applied already (a double click, a resent request). The cart's row is locked
+    first, so the same form sent twice at once is applied by one request and found by the other."""
+    Cart.objects.select_for_update().filter(pk=cart.pk).first()
+    return token is not None and override_seen(token)
+
+
 @transaction.atomic
-def sale_void(*, sale: Sale, register: Register, user, approved_by) -> Return:
+def sale_void(*, sale: Sale, register: Register, user, approved_by, token=None) -> Return:
     """Take back everything still unreturned on a completed sale and refund it by the methods it was paid with
     (checkout.services.refunds_as_paid: a card gets back what it paid, cash the rest).
 
     Needs supermarket.approve_void_sale on approved_by (OverrideRefused); CheckoutError if nothing is left.
-    Goes through sale_return, so stock, rollups and the refund are those of a full return.
+    Goes through sale_return, so stock, rollups and the refund are those of a full return, and the form's token
+    makes a void sent twice answer with its first return.
     """
     override_check(kind=OverrideKind.VOID_SALE, approved_by=approved_by)
+    if (first := return_sent_before(token, sale)) is not None:
+        return first
     returned = returned_so_far(sale)
     left = {line.pk: line.quantity - returned.get(line.pk, (ZERO, ZERO))[0] for line in sale.lines.all()}
     if not any(left.values()):
@@ -44,14 +54,19 @@ def sale_void(*, sale: Sale, register: Register, user, approved_by) -> Return:
         approved_by=approved_by,
         reference=_("void"),
         override=OverrideKind.VOID_SALE,
+        token=token,
     )
 
 
 @transaction.atomic
-def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, approved_by) -> CartLine:
+def cart_price_override(
+    *, cart: Cart, line_id: int, unit_price: Decimal, user, approved_by, token=None
+) -> CartLine | None:
     """Charge a cart line at a manager's unit price. The line then keeps its amount like a scale label does (its
     quantity is fixed; void it to change), and the price is the line's unit price on the till and the receipt.
-    Refuses prices below zero or with more than 2 decimals."""
+    Refuses prices below zero or with more than 2 decimals. None if the form's token was applied before."""
+    if _sent_before(cart, token):
+        return None
     line = CartLine.objects.select_for_update().select_related("product").filter(cart=cart, pk=line_id).first()
     if line is None:
         raise CheckoutError(_("That line is no longer in this sale."), field="line")
@@ -75,16 +90,20 @@ def cart_price_override(*, cart: Cart, line_id: int, unit_price: Decimal, user, 
         reference=str(cart.token),
         detail=f"{line.product.name} × {quantity_text(line.quantity)}: {old} → {line.amount}",
         amount=line.amount,
+        token=token,
     )
     return line
 
 
 @transaction.atomic
-def cart_add_past_stock(*, cart: Cart, scan: Scan, user, approved_by) -> CartLine:
+def cart_add_past_stock(*, cart: Cart, scan: Scan, user, approved_by, token=None) -> CartLine | None:
     """Add a scanned item although the cart would then hold more than is on hand (the count is known to be
-    wrong, the goods are in the customer's hands). The approval covers this cart: its sale may take on-hand
-    below zero (checkout.services.sale_complete)."""
+    wrong, the goods are in the customer's hands). The approval covers this product in this cart: its sale may take
+    that product's on-hand below zero, and no other's (checkout.services.sale_complete). None if the form's token
+    was applied before: the item is not added twice."""
     check_quantity(scan.product, scan.quantity, field="quantity")
+    if _sent_before(cart, token):
+        return None
     override_record(
         kind=OverrideKind.STOCK_LIMIT,
         requested_by=user,
@@ -92,6 +111,8 @@ def cart_add_past_stock(*, cart: Cart, scan: Scan, user, approved_by) -> CartLin
         register=cart.register.code,
         reference=str(cart.token),
         detail=f"{scan.product.name} × {quantity_text(scan.quantity)}",
+        product=scan.product,
+        token=token,
     )
     same = CartLine.objects.filter(cart=cart, product=scan.product, amount__isnull=True)
     if scan.amount is None and same.update(quantity=F("quantity") + scan.quantity):

@@ -168,8 +168,9 @@ def price_lines(lines: Iterable[LineInput], *, now: datetime | None = None) -> T
     )
 
 
-def tender(total: Decimal, payments: Sequence[PaymentInput]) -> Tender:
-    """Check the payments cover the total; only cash can be over the total, and the excess is change."""
+def tender(total: Decimal, payments: Sequence[PaymentInput], *, change_limit: Decimal | None = None) -> Tender:
+    """Check the payments cover the total; only cash can be over the total, and the excess is change, less than
+    change_limit if one is given."""
     for i, payment in enumerate(payments):
         if payment.method not in PaymentMethod.values:
             raise CheckoutError(
@@ -195,5 +196,11 @@ def tender(total: Decimal, payments: Sequence[PaymentInput]) -> Tender:
             _("Only cash can be more than the amount due: non-cash payments exceed the total by %(over)s.")
             % {"over": change - cash},
             field="payments",
+        )
+    if change_limit is not None and change >= change_limit:
+        raise CheckoutError(
+            _("Cash of %(cash)s for %(total)s would give %(change)s change: check the amount tendered.")
+            % {"cash": cash, "total": total, "change": change},
+            field="cash",
         )
     return Tender(paid=paid, change=change)

@@ -59,6 +59,7 @@ from supermarket.overrides import override_record, stock_limit_approved
 from supermarket.sql import insert_all
 
 ZERO = Decimal("0")
+LARGEST_NOTE = Decimal("100")  # yuan
 
 
 class NoOpenShift(CheckoutError):
@@ -132,6 +133,7 @@ def sale_complete(
     user,
     approved_by=None,
     cart_approvals: bool = False,
+    change_limit: Decimal | None = None,
 ) -> SaleResult:
     """Complete a whole sale in one transaction, exactly once per client token.
 
@@ -144,8 +146,9 @@ def sale_complete(
     the lines' stock, checks it (InsufficientStock / ExpiredStock unless a manager with checkout.override_expired
     approved) and writes the stock, the sale with its lines and payments and the daily rollups.
     With cart_approvals (the till's checkout of its own cart, whose token is the client token), a manager's approval
-    given on that cart to sell past the stock on hand lets the sale take on-hand below zero; no other caller's sale
-    can borrow it by sending the cart's token.
+    given on that cart to sell a product past the stock on hand lets the sale take that product's on-hand below zero
+    (another short line is still refused); no other caller's sale can borrow it by sending the cart's token.
+    With change_limit, cash that would give that much change or more is refused (pricing.tender).
     """
     fingerprint = request_fingerprint(register, lines, payments)
     existing, sale_id = _sale_for_token(client_token)
@@ -170,7 +173,7 @@ def sale_complete(
     totals = price_lines(lines)
     if not payments and totals.total:  # a sale at ¥0 (every line given away by a manager) takes no payment
         raise CheckoutError(_("A sale needs at least one payment."), field="payments")
-    paid = tender(totals.total, payments)
+    paid = tender(totals.total, payments, change_limit=change_limit)
     write = _SaleWrite(sale_id, client_token, fingerprint, register, totals, payments, paid, user, approved_by)
     try:
         result = write.once()
@@ -181,9 +184,10 @@ def sale_complete(
         first = _first_sale(client_token, fingerprint)
         if first is not None:
             return first
-        if not (cart_approvals and stock_limit_approved(str(client_token))):
+        approved = stock_limit_approved(str(client_token)) if cart_approvals else frozenset()
+        if not approved:
             raise
-        result = write.once(allow_negative=True)
+        result = write.once(past_stock=approved)
     if result.created:
         metrics.sale_recorded(register=register.code, total=result.sale.total)
     return result
@@ -221,18 +225,19 @@ class _SaleWrite:
     user: object
     approved_by: object
 
-    def once(self, allow_negative=None) -> SaleResult:
-        """The sale's writes in their own transaction; the first sale if the same token was written meanwhile."""
+    def once(self, past_stock: frozenset[int] = frozenset()) -> SaleResult:
+        """The sale's writes in their own transaction; the first sale if the same token was written meanwhile.
+        The products in past_stock may go below zero."""
         try:
             with transaction.atomic():
-                return self.run(allow_negative=allow_negative)
+                return self.run(past_stock)
         except IntegrityError:
             first = _first_sale(self.client_token, self.fingerprint)
             if first is None:
                 raise
             return first
 
-    def run(self, allow_negative=None) -> SaleResult:
+    def run(self, past_stock: frozenset[int]) -> SaleResult:
         """The writes of one sale, inside the caller's transaction."""
         register, totals, user, approved_by = self.register, self.totals, self.user, self.approved_by
         shift = None
@@ -293,13 +298,12 @@ class _SaleWrite:
             [SoldLine(p.product.pk, location.pk, day, p.quantity, p.amount, p.cost) for p in totals.lines]
         )
         stock_move_batch(
-            moves=[Move(product=p.product, location=location, quantity=-p.quantity) for p in totals.lines],
+            moves=[Move(p.product, location, -p.quantity, below_zero=p.product.pk in past_stock) for p in totals.lines],
             kind=MovementKind.SALE,
             reference=sale.number,
             document=sale,
             user=user,
             allow_expired=approved_by is not None,
-            allow_negative=allow_negative,
             along=[statement] if statement is not None else [],
             rows=[[] if self.sale_id is None else [sale], lines, payments],
         )
@@ -337,6 +341,15 @@ def refunds_as_paid(sale: Sale, total: Decimal) -> list[tuple[str, Decimal]]:
     return refunds
 
 
+def return_sent_before(token: uuid.UUID | None, sale: Sale) -> Return | None:
+    """The return a form with this one-time token made, if it was sent before; CheckoutError if that form made a
+    return of another sale (a form sent again after its sale number was changed)."""
+    first = None if token is None else Return.objects.filter(token=token).first()
+    if first is not None and first.sale_id != sale.pk:
+        raise CheckoutError(_("This form was sent already: open the page again."))
+    return first
+
+
 @transaction.atomic
 def sale_return(
     *,
@@ -349,6 +362,7 @@ def sale_return(
     reference: str = "",
     override: str = OverrideKind.REFUND,
     as_paid: bool = False,
+    token=None,
 ) -> Return:
     """Take back goods from a sale, whole or partly, and record the refund by `refund_method`, or with `as_paid`
     by the methods the sale was paid with (refunds_as_paid: a void).
@@ -359,12 +373,15 @@ def sale_return(
     left (CheckoutError naming the line). A line returned in full refunds exactly what is left of its
     amount; a partial one its share. Stock goes back through stock_move_batch into the lots the sale took it from
     (return_lots: what the sale took last goes back first, never more to a lot than the sale took from it);
-    rollups get negative lines.
+    rollups get negative lines. A return form's one-time `token` sent again answers with the return it made (read
+    under the sale's lock, so also when both arrive at once), and nothing is refunded twice.
     """
     _require_permission(approved_by, "checkout.add_return", _("A return needs a manager's approval."))
     if not as_paid and refund_method not in PaymentMethod.values:
         raise CheckoutError(_("Choose how the refund is paid."), field="refund_method")
     sale = Sale.objects.select_for_update().get(pk=sale.pk)
+    if (first := return_sent_before(token, sale)) is not None:
+        return first
     sale_lines = {line.pk: line for line in SaleLine.objects.filter(sale=sale).select_related("product")}
     wanted = {pk: q for pk, q in quantities.items() if q}
     if not wanted:
@@ -405,6 +422,7 @@ def sale_return(
         approved_by=approved_by,
         total=total,
         tax=sum((tax_included(a, line.product.tax_rate) for line, _q, a in priced), ZERO),
+        token=token,
     )
     ReturnLine.objects.bulk_create(ReturnLine(ret=ret, sale_line=line, quantity=q, amount=a) for line, q, a in priced)
     refunds = refunds_as_paid(sale, total) if as_paid else [(refund_method, total)]
@@ -465,13 +483,21 @@ def shift_open(*, register: Register, opening_float: Decimal, user) -> Shift:
 def shift_close(*, shift: Shift, counted_cash: Decimal, user) -> Shift:
     """Close a shift with the counted cash and store the expected cash from its Z-report.
 
-    Locks the shift FOR UPDATE, so it waits for sales in flight on it and later sales find it closed.
+    Locks the shift FOR UPDATE, so it waits for sales in flight on it and later sales find it closed. Refused while
+    a sale is in progress on the register (its basket has lines): it is paid or cancelled first. An empty basket
+    is dropped, so the next sale starts in the next shift; held sales stay with the register.
     """
     shift = Shift.objects.select_for_update().select_related("register").get(pk=shift.pk)
     if shift.closed_at is not None:
         raise CheckoutError(_("This shift is already closed."), field="shift")
     if counted_cash < 0:
         raise CheckoutError(_("Counted cash cannot be negative."), field="counted_cash")
+    open_carts = Cart.objects.filter(register=shift.register, status=Cart.Status.OPEN)
+    if CartLine.objects.filter(cart__in=open_carts).exists():
+        raise CheckoutError(
+            _("A sale is in progress on this register: pay it or cancel it before closing the shift."), field="shift"
+        )
+    open_carts.delete()
     shift.expected_cash = shift_report(shift).expected_cash
     shift.counted_cash = money(counted_cash)
     shift.closed_at = timezone.now()
@@ -485,7 +511,10 @@ def shift_close(*, shift: Shift, counted_cash: Decimal, user) -> Shift:
 
 def cart_start(*, register: Register, user) -> Cart:
     """Start the register's open cart, or return the one another tab started a moment ago (the partial unique
-    index settles the race)."""
+    index settles the race). NoOpenShift if the register has no open shift: a till left open after its shift closed
+    takes no more scans."""
+    if not Shift.objects.filter(register=register, closed_at__isnull=True).exists():
+        raise NoOpenShift(register)
     try:
         with transaction.atomic():
             cart = Cart.objects.create(register=register, cashier=user)
@@ -552,7 +581,9 @@ def cart_scan(*, cart: Cart, scan: Scan) -> tuple[Basket, int]:
     Raises InsufficientStock if the cart would then hold more than is on hand; the change is taken back first, so
     nothing changes. Written optimistically without a transaction (add, read the basket with on-hand, take back if
     over) because that is two round trips for the common case; the sale itself re-checks stock under lock.
+    CheckoutError for a quantity the product cannot be sold in (a weight label on goods sold by the piece).
     """
+    check_quantity(scan.product, scan.quantity, field="code")
     line_id = _cart_add(cart, scan)
     after = basket(cart)
     line = next(ln for ln in after.lines if ln.pk == line_id)
@@ -640,7 +671,9 @@ def cart_cancel(*, cart: Cart) -> None:
 
 @transaction.atomic
 def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approved_by=None) -> SaleResult:
-    """Complete the cart as a sale (its token is the client token) and drop it. Same raises as sale_complete."""
+    """Complete the cart as a sale (its token is the client token) and drop it. Same raises as sale_complete, and
+    CheckoutError for cash that would give ¥100 change or more: no customer hands over a ¥100 note (the largest)
+    that is not needed, so it is a slip of the keys, or a barcode scanned into the cash field."""
     result = sale_complete(
         client_token=cart.token,
         register=cart.register,
@@ -649,6 +682,7 @@ def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approve
         user=user,
         approved_by=approved_by,
         cart_approvals=True,
+        change_limit=LARGEST_NOTE,
     )
     cart.delete()
     return result

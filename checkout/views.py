@@ -82,7 +82,13 @@ def till_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         request.register = bound.register
         # The carts came with the register (one query); _carts hands them out once, before the view changes them.
         request.till_carts = (bound.cart, bound.held)
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except services.NoOpenShift:
+            # The shift was closed (in another tab, or by a manager): the till page offers to open one.
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("checkout:till"))
+            return redirect("checkout:till")
 
     return wrapper
 
@@ -170,8 +176,8 @@ def _add(request: HttpRequest, scan: Scan, started: float | None = None) -> Http
     carts = _carts(request)
     try:
         shown, line_id = services.cart_scan(cart=carts[0], scan=scan)
-    except InsufficientStock as exc:
-        metrics.scan_recorded(outcome="no_stock")
+    except (InsufficientStock, CheckoutError) as exc:  # short of stock, or a quantity the product is not sold in
+        metrics.scan_recorded(outcome="no_stock" if isinstance(exc, InsufficientStock) else "invalid")
         return _basket_response(request, carts=carts, message=str(exc), state="error", status=422)
     response = _basket_response(request, carts=carts, shown=shown, message=scan.product.name, current=line_id)
     metrics.scan_recorded(outcome="line", started=started)
@@ -406,6 +412,7 @@ def sale_return_view(request: HttpRequest) -> HttpResponse:
                 register=request.register,
                 user=request.user,
                 approved_by=form.cleaned_data["manager"],
+                token=form.cleaned_data["token"],
             )
         except (CheckoutError, InsufficientStock) as exc:
             form.add_error(None, str(exc))

@@ -77,6 +77,7 @@ class Move:
     location: Location
     quantity: Decimal
     lot: Lot | None = None
+    below_zero: bool = False  # this move may take on-hand below zero, whatever the batch allows
 
     @property
     def takes_fefo(self) -> bool:
@@ -198,7 +199,7 @@ def _allocate_fefo(
             key = _key(level.product_id, level.location_id, level.lot_id)
             take = min(wanted, max(remaining[key], Decimal(0)))
             if take > 0:
-                result.append(Move(move.product, move.location, -take, level.lot))
+                result.append(Move(move.product, move.location, -take, level.lot, move.below_zero))
                 remaining[key] -= take
                 wanted -= take
         if wanted > 0:
@@ -207,7 +208,8 @@ def _allocate_fefo(
             )
             # Refused when the expired lots could cover the rest, and when some would be taken past them (a sale
             # allowed below zero): either way the goods sold may be the expired ones.
-            if expired and not allow_expired and expired_left > 0 and (expired_left >= wanted or negative_ok):
+            past_zero = negative_ok or move.below_zero
+            if expired and not allow_expired and expired_left > 0 and (expired_left >= wanted or past_zero):
                 raise ExpiredStock(
                     product=move.product,
                     location=move.location,
@@ -216,7 +218,7 @@ def _allocate_fefo(
                     lots=[lv.lot for lv in expired],
                 )
             # Not enough: the no-lot row takes the rest, and the usual floor check below refuses it if it must.
-            result.append(Move(move.product, move.location, -wanted, None))
+            result.append(Move(move.product, move.location, -wanted, None, move.below_zero))
             remaining[_key(move.product.pk, move.location.pk, None)] -= wanted
     return result
 
@@ -239,7 +241,7 @@ def stock_move_batch(
     from the lot that expires first (expired lots only with allow_expired, else
     ExpiredStock), refuses the whole batch with InsufficientStock if any level
     would go below zero (unless allowed: a sale under STOCK_ALLOW_NEGATIVE_SALES,
-    or allow_negative=True), updates all levels in one statement with F(), writes
+    allow_negative=True, or a move's own below_zero), updates all levels in one statement with F(), writes
     one ledger row per move, and opens replenishment suggestions where on-hand
     fell below safety stock. The document's own writes go to the database with the level update and ledger rows,
     in one statement on PostgreSQL, and only once every check has passed: `along`, statements returning nothing (a
@@ -282,7 +284,7 @@ def _move_batch(
     for move in moves:
         level = levels[_move_key(move)]
         balance = balances[level.pk] + move.quantity
-        if balance < 0 and move.quantity < 0 and not negative_ok:
+        if balance < 0 and move.quantity < 0 and not (negative_ok or move.below_zero):
             raise InsufficientStock(
                 product=move.product,
                 location=move.location,

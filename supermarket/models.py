@@ -28,6 +28,17 @@ class ManagerOverride(models.Model):
     reference = models.CharField(_("reference"), max_length=40, blank=True, db_index=True)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    # The product an approval to sell past the stock on hand was given for: it covers that product only.
+    product = models.ForeignKey(
+        "catalog.Product",
+        verbose_name=_("product"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The approval form's one-time token: the same approval sent again is not applied twice.
+    token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("manager override")

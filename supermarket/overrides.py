@@ -37,6 +37,8 @@ def override_record(
     reference: str = "",
     detail: str = "",
     amount: Decimal | None = None,
+    product=None,
+    token=None,
 ) -> ManagerOverride:
     """Check the approver's permission (OverrideRefused) and write the record, in the caller's transaction
     so that the record exists exactly when the approved change does."""
@@ -49,12 +51,20 @@ def override_record(
         reference=reference,
         detail=detail[:300],
         amount=amount,
+        product=product,
+        token=token,
     )
 
 
-def stock_limit_approved(reference: str) -> bool:
-    """Whether a manager let this cart (by its token) sell past the stock on hand."""
-    return ManagerOverride.objects.filter(kind=OverrideKind.STOCK_LIMIT, reference=reference).exists()
+def override_seen(token) -> bool:
+    """Whether an approval sent with this one-time token was recorded already."""
+    return ManagerOverride.objects.filter(token=token).exists()
+
+
+def stock_limit_approved(reference: str) -> frozenset[int]:
+    """The products a manager let this cart (by its token) sell past the stock on hand."""
+    rows = ManagerOverride.objects.filter(kind=OverrideKind.STOCK_LIMIT, reference=reference, product__isnull=False)
+    return frozenset(rows.values_list("product_id", flat=True))
 
 
 def overrides_recent(*, kind: str | None = None, limit: int = 500) -> list[ManagerOverride]:

@@ -38,13 +38,13 @@ def test_inactive_product_is_refused():
         product_lookup(product.barcode)
 
 
-def test_weight_label_from_the_scale_gives_weight_and_amount():
+def test_weight_label_from_the_scale_gives_the_weight_and_no_amount_of_its_own():
     apples = ProductFactory(store_code="01234", unit=Unit.KG, selling_price=Decimal("12.80"))
     label = gtin.with_check_digit("230123401250")  # prefix 23: weight, 1.250 kg
     scan = product_lookup(label)
     assert scan.product == apples
     assert scan.quantity == Decimal("1.250")
-    assert scan.amount == Decimal("16.00")
+    assert scan.amount is None  # priced at the shelf price when sold, promotions included
 
 
 def test_price_label_from_the_scale_gives_amount_and_derived_weight():

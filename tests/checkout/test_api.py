@@ -66,7 +66,7 @@ def test_product_by_variable_measure_label(api, stocked):
     response = api("get", f"/api/products/{label}")
     assert response.status_code == 200
     assert response.json()["quantity"] == "1.250"
-    assert response.json()["amount"] == "25.00"
+    assert response.json()["amount"] is None  # a weight label carries no amount: priced at the shelf price
 
 
 def test_product_wrong_check_digit_is_400_with_the_reason(api):
@@ -289,3 +289,20 @@ def test_json_number_amounts_are_read_exactly_as_decimals(api, stocked):
     response = api("post", "/api/sales", body)
     assert response.status_code == 201, response.json()
     assert response.json()["change"] == "0.00"
+
+
+def test_a_sale_at_nothing_needs_no_payment_and_any_other_needs_one(api, stocked):
+    free, priced = stocked(2, selling_price=Decimal("0.00"))
+    priced.selling_price = Decimal("2.00")
+    priced.save()
+    body = sale_body(free)
+    del body["payments"]
+    response = api("post", "/api/sales", body)
+    assert response.status_code == 201
+    assert (response.json()["total"], response.json()["payments"]) == ("0.00", [])
+
+    body = sale_body(priced, payments=[])
+    response = api("post", "/api/sales", body)
+    assert response.status_code == 400
+    assert response.json()["field"] == "payments"
+    assert not Sale.objects.filter(client_token=body["client_token"]).exists()

@@ -200,7 +200,7 @@ def test_a_promotional_limit_lowered_while_a_sale_claims_units_is_either_refused
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_tabs_recalling_held_sales_at_once_take_turns(cashier, register, stocked):
+def test_two_tabs_recalling_held_sales_at_once_take_turns(cashier, register, shift, stocked):
     (item,) = stocked(1)
     carts = []
     for _ in range(3):  # two held sales and the one open now

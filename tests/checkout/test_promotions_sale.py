@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog import gtin
 from checkout.models import Promotion, Register, Sale, SaleLine
 from checkout.pricing import LineInput, PaymentInput, PromotionSoldOut
 from checkout.promotions import rules_changed
@@ -203,3 +204,13 @@ def test_buyer_sets_up_a_promotion_in_the_admin_with_history(client, stocked):
     client.post(revert, {**form, "products": [product.pk]})
     promo.refresh_from_db()
     assert (promo.value, promo.quantity_limit, promo.quantity_sold) == (D("7.00"), D("100"), D("30"))
+
+
+def test_a_weight_label_takes_the_per_kilogram_promotion_and_a_price_label_keeps_its_price(till, stocked, register):
+    (pork,) = stocked(1, on_hand=Decimal(20), store_code="00042", unit="kg", selling_price=Decimal("20.00"))
+    make_promotion("猪肉8折", Promotion.Kind.PERCENT_OFF, value=Decimal("20"), products=[pork])
+    till("scan/", code=gtin.with_check_digit("23" + "00042" + "00500"))  # 0.500 kg: ¥10.00, 20 % off
+    response = till("scan/", code=gtin.with_check_digit("20" + "00042" + "00600"))  # the scale's own ¥6.00
+    assert b'<dd id="total">14.00</dd>' in response.content
+    till("pay/", cash="14")
+    assert [line.amount for line in Sale.objects.get().lines.order_by("position")] == [Decimal("8.00"), Decimal("6.00")]

@@ -69,10 +69,12 @@ def test_return_page_with_manager_credentials(client, register, shift, cashier, 
     page = client.get("/checkout/returns/", {"number": sale.number})
     assert b'name="manager_username"' in page.content
     line = sale.lines.get()
+    token = str(uuid.uuid4())
     refused = client.post(
         "/checkout/returns/",
         {
             "number": sale.number,
+            "token": token,
             f"qty-{line.pk}": "1",
             "refund_method": "cash",
             "manager_username": "manager1",
@@ -85,6 +87,7 @@ def test_return_page_with_manager_credentials(client, register, shift, cashier, 
         "/checkout/returns/",
         {
             "number": sale.number,
+            "token": token,
             f"qty-{line.pk}": "1",
             "refund_method": "cash",
             "manager_username": "manager1",
@@ -275,3 +278,29 @@ def test_return_of_goods_sold_past_the_lots_puts_the_no_lot_part_back_first(
     give_back(sale, sale.lines.get(), 3, register=register, cashier=cashier, approved_by=manager)
     assert lot_levels(product) == {"SOON": 0, "LATER": 1, None: 0}
     assert ledger_mismatches() == []
+
+
+def test_a_return_sent_twice_refunds_once(client, cashier, manager, register, shift, stocked, sell, floor):
+    (milk,) = stocked(1, on_hand=Decimal(10), selling_price=Decimal("4.50"))
+    sale = sell(register, [(milk, 3)])
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    line = sale.lines.get()
+    form = {
+        "number": sale.number,
+        "token": str(uuid.uuid4()),
+        f"qty-{line.pk}": "1",
+        "refund_method": "cash",
+        "manager_username": "manager1",
+        "manager_password": "manager-pass-1",
+    }
+    # A double click on the button, or the done page refreshed: the same form twice.
+    answers = [client.post("/checkout/returns/", form) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [r.total for r in Return.objects.all()] == [Decimal("4.50")]
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 8
+
+    # A new form (a fresh token) returns another one.
+    client.post("/checkout/returns/", {**form, "token": str(uuid.uuid4())})
+    assert Return.objects.count() == 2
+    assert StockLevel.objects.get(product=milk, location=floor).on_hand == 9

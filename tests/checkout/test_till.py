@@ -1,4 +1,5 @@
 import re
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -7,6 +8,8 @@ from django.utils import timezone
 
 from catalog import gtin
 from checkout.models import Cart, CartLine, Register, Sale
+from checkout.pricing import CheckoutError
+from checkout.services import shift_close
 from stock.models import Lot, MovementKind, StockLevel
 from stock.services import Move, stock_move_batch
 from tests.factories import ProductBarcodeFactory, ProductFactory
@@ -133,6 +136,25 @@ def test_scale_labels_sell_the_weight_and_price_on_the_label(till, stocked, regi
     response = till("scan/", code=priced)
     assert lines(response) == [(apples.name, "0.75"), (apples.name, "0.5")]
     assert b'<dd id="total">15.00</dd>' in response.content
+
+
+def test_a_weight_label_on_goods_sold_by_the_piece_is_refused_at_the_scan(till, stocked, register):
+    stocked(1, on_hand=Decimal(20), store_code="12345", selling_price=Decimal("10.00"))  # sold by the piece
+    response = till("scan/", code=gtin.with_check_digit("23" + "12345" + "00532"))
+    assert response.status_code == 422
+    assert b"whole number" in response.content
+    assert not CartLine.objects.exists()
+
+
+def test_cash_that_would_give_a_hundred_yuan_change_is_refused_as_a_slip(till, stocked, register):
+    (milk,) = stocked(1, on_hand=Decimal(5), selling_price=Decimal("4.50"))
+    till("scan/", code=milk.barcode)
+    response = till("pay/", cash="69012341")  # an EAN-8 scanned into the open cash field
+    assert response.status_code == 409
+    assert b"check the amount tendered" in response.content
+    assert Sale.objects.count() == 0
+    till("pay/", cash="104.49")  # ¥99.99 change: a ¥100 note and some coins
+    assert Sale.objects.get().change == Decimal("99.99")
 
 
 def test_a_scale_label_with_no_weight_or_a_price_below_a_grams_worth_is_refused_at_the_scan(till, stocked, register):
@@ -295,15 +317,26 @@ def test_wallet_payment_needs_its_reference(till, stocked):
     assert Sale.objects.get().payments.get().reference == "WX123"
 
 
+def test_a_shift_does_not_close_on_a_sale_in_progress(till, stocked, shift, cashier):
+    (milk,) = stocked(1, on_hand=Decimal(5))
+    till("scan/", code=milk.barcode)
+    with pytest.raises(CheckoutError, match="sale is in progress"):
+        shift_close(shift=shift, counted_cash=Decimal("200"), user=cashier)
+    shift.refresh_from_db()
+    assert shift.closed_at is None
+    till("pay/", cash="10")
+    assert Sale.objects.get().shift == shift
+
+
 def test_tab_opened_before_the_shift_closed_cannot_sell(till, stocked, shift, cashier):
     (milk,) = stocked(1, on_hand=Decimal(5))
     till("scan/", code=milk.barcode)
-    from checkout.services import shift_close
-
+    till("line/void/", line=CartLine.objects.get().pk)
     shift_close(shift=shift, counted_cash=Decimal("200"), user=cashier)
-    response = till("pay/", cash="10")
-    assert response.status_code == 409
-    assert b"no open shift" in response.content
+    for action, data in (("scan/", {"code": milk.barcode}), ("pay/", {"cash": "10"})):
+        response = till(action, **data)
+        assert response.headers["HX-Redirect"] == "/checkout/"  # the till page, which offers to open a shift
+    assert not CartLine.objects.exists()
     assert Sale.objects.count() == 0
 
 
@@ -334,7 +367,9 @@ def test_selling_one_product_past_its_stock_does_not_let_another_ones_expired_st
     stock_move_batch(moves=[Move(dated, floor, Decimal(5), lot)], kind=MovementKind.RECEIPT)
     till("scan/", code=dated.barcode)
     approval = {"manager_username": "manager1", "manager_password": "manager-pass-1"}
-    till.client.post("/checkout/override/", {"kind": "stock_limit", "code": gone.barcode, **approval})
+    till.client.post(
+        "/checkout/override/", {"kind": "stock_limit", "code": gone.barcode, "token": uuid.uuid4(), **approval}
+    )
     assert CartLine.objects.filter(product=gone).exists()
 
     response = till("pay/", cash="13")

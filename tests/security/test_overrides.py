@@ -36,14 +36,17 @@ def till(users, register):
 
 
 def manager_approval(**data) -> dict:
-    return {"manager_username": "manager", "manager_password": PASSWORD, **data}
+    return {"manager_username": "manager", "manager_password": PASSWORD, "token": str(uuid.uuid4()), **data}
 
 
 def test_voiding_a_completed_sale_needs_a_manager_and_is_recorded(till, users, store):
     sale = store["sale"]
     assert reverse("checkout:override") in till.get(reverse("checkout:till")).content.decode()
     on_hand = StockLevel.objects.get(product=store["product"], location=sale.location).on_hand
-    refused = till.post(reverse("checkout:override"), {"kind": OverrideKind.VOID_SALE, "number": sale.number})
+    refused = till.post(
+        reverse("checkout:override"),
+        {"kind": OverrideKind.VOID_SALE, "number": sale.number, "token": str(uuid.uuid4())},
+    )
     assert refused.status_code == 422
     assert "A manager must approve this" in refused.content.decode()
     assert Return.objects.filter(sale=sale).count() == 1  # only the fixture's partial return
@@ -111,7 +114,12 @@ def test_a_void_of_a_sale_given_away_refunds_nothing(users, register, floor):
 
 def test_a_manager_locked_out_by_wrong_passwords_is_told_so_on_the_till(till, store):
     sale = store["sale"]
-    wrong = {"kind": OverrideKind.VOID_SALE, "number": sale.number, "manager_username": "manager"}
+    wrong = {
+        "kind": OverrideKind.VOID_SALE,
+        "number": sale.number,
+        "manager_username": "manager",
+        "token": uuid.uuid4(),
+    }
     answers = [
         till.post(reverse("checkout:override"), {**wrong, "manager_password": f"no{i}"}, HTTP_HX_REQUEST="true")
         for i in range(settings.AXES_FAILURE_LIMIT + 1)
@@ -134,7 +142,10 @@ def test_a_price_override_charges_the_managers_price_and_is_recorded(till, users
     product = store["product"]
     till.post(reverse("checkout:scan"), {"code": product.barcode}, HTTP_HX_REQUEST="true")
     line = CartLine.objects.get(cart__register=register, cart__status="open")
-    alone = till.post(reverse("checkout:override"), {"kind": OverrideKind.PRICE, "line": line.pk, "unit_price": "0.50"})
+    alone = till.post(
+        reverse("checkout:override"),
+        {"kind": OverrideKind.PRICE, "line": line.pk, "unit_price": "0.50", "token": uuid.uuid4()},
+    )
     assert alone.status_code == 422
     line.refresh_from_db()
     assert line.amount is None
@@ -253,6 +264,7 @@ def test_a_stock_limit_approval_lends_nothing_to_another_sale_sent_with_the_cart
 
 def test_without_the_override_a_sale_past_the_stock_is_still_refused(users, register, floor):
     product = ProductFactory()
+    shift_open(register=register, opening_float=Decimal("50.00"), user=users[CASHIER])
     cart = cart_start(register=register, user=users[CASHIER])
     with pytest.raises(OverrideRefused):
         cart_add_past_stock(
@@ -271,3 +283,46 @@ def test_refunds_and_overrides_are_listed_for_managers_with_who_asked_and_approv
     only_voids = client.get(reverse("checkout:override-list"), {"kind": OverrideKind.VOID_SALE}).content.decode()
     assert store["sale"].number not in only_voids
     assert Sale.objects.count() == 1
+
+
+def test_a_stock_limit_approval_covers_its_product_only(till, users, register, floor):
+    approved, other = ProductFactory(selling_price=Decimal("3.00")), ProductFactory(selling_price=Decimal("2.00"))
+    stock_move_batch(moves=[Move(other, floor, Decimal(1))], kind=MovementKind.RECEIPT)
+    till.post(reverse("checkout:scan"), {"code": other.barcode}, HTTP_HX_REQUEST="true")
+    till.post(reverse("checkout:override"), manager_approval(kind=OverrideKind.STOCK_LIMIT, code=approved.barcode))
+    # Another till sells the last of the other product before this customer pays.
+    stock_move_batch(moves=[Move(other, floor, Decimal(-1))], kind=MovementKind.SALE)
+    cart = Cart.objects.get(register=register, status="open")
+    with pytest.raises(InsufficientStock, match=other.name):
+        cart_checkout(cart=cart, payments=[PaymentInput("cash", Decimal("5.00"))], user=users[CASHIER])
+    assert StockLevel.objects.get(product=other, location=floor).on_hand == 0
+    assert not Sale.objects.exists()
+
+    CartLine.objects.filter(cart=cart, product=other).delete()
+    cart_checkout(cart=cart, payments=[PaymentInput("cash", Decimal("3.00"))], user=users[CASHIER])
+    assert StockLevel.objects.get(product=approved, location=floor).on_hand == -1
+
+
+def test_an_approval_sent_twice_is_applied_once(till, users, register, floor):
+    product = ProductFactory(selling_price=Decimal("3.00"))  # nothing on hand
+    approval = manager_approval(kind=OverrideKind.STOCK_LIMIT, code=product.barcode)
+    for _ in range(2):  # a double click on Approve, or the page sent again
+        assert till.post(reverse("checkout:override"), approval).status_code == 302
+    assert CartLine.objects.get(product=product).quantity == 1
+    assert ManagerOverride.objects.filter(kind=OverrideKind.STOCK_LIMIT).count() == 1
+
+    line = CartLine.objects.get(product=product)
+    price = manager_approval(kind=OverrideKind.PRICE, line=line.pk, unit_price="1.00")
+    for _ in range(2):
+        till.post(reverse("checkout:override"), price)
+    assert ManagerOverride.objects.filter(kind=OverrideKind.PRICE).count() == 1
+    assert CartLine.objects.get(pk=line.pk).unit_price == Decimal("1.00")
+
+
+def test_a_void_sent_twice_refunds_once(till, users, store):
+    sale = store["sale"]
+    void = manager_approval(kind=OverrideKind.VOID_SALE, number=sale.number)
+    answers = [till.post(reverse("checkout:override"), void) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert Return.objects.filter(sale=sale, token=void["token"]).count() == 1
+    assert ManagerOverride.objects.filter(kind=OverrideKind.VOID_SALE).count() == 1

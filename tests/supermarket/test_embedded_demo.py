@@ -37,6 +37,7 @@ from checkout.models import Register
 till = Client(HTTP_HOST="127.0.0.1")
 till.force_login(get_user_model().objects.get(username="cashier"))
 till.post("/checkout/register/", {"register": Register.objects.filter(active=True, online=False).first().pk})
+till.post("/checkout/shift/open/", {"opening_float": "200.00"})  # as the till page asks first
 scans = [till.post("/checkout/scan/", {"code": product.barcode}, HTTP_HX_REQUEST="true") for _ in range(2)]
 basket = scans[-1].content.decode()
 call_command("check_stock_ledger", verbosity=0)
