@@ -1,6 +1,9 @@
+import re
+
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +16,7 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from catalog.resources import LabelledExportForm, StockLevelResource
-from stock import purchasing, replenishment
+from stock import purchasing, receiving, replenishment
 from stock.models import (
     CountLine,
     CountSession,
@@ -44,6 +47,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class NumberSearchMixin:
+    """Search also finds a document by the number it is shown with (PO000042), in any case, with or without the
+    prefix and leading zeros: the number is made from the id, so no field holds it as text."""
+
+    number_prefix: str
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        number = re.fullmatch(rf"(?:{self.number_prefix})?0*(\d{{1,18}})", search_term.strip(), re.IGNORECASE)
+        if number:
+            results |= queryset.filter(pk=int(number[1]))
+        return results, may_have_duplicates
+
+
+class DeleteEachMixin:
+    """Deleting several goes through delete_model for each, in primary-key order, all or none."""
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset.order_by("pk"):
+                self.delete_model(request, obj)
 
 
 @admin.register(Location)
@@ -209,8 +235,12 @@ class PurchaseOrderLineInline(admin.TabularInline):
     raw_id_fields = ["product"]
     readonly_fields = ["received_quantity"]
 
+    # The lines are part of their order: whoever may see the order sees them (roles hold no permission on lines).
+    # They change only while the order is a draft; afterwards receiving keeps them.
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(PurchaseOrder).has_view_or_change_permission(request, obj)
+
     def has_change_permission(self, request, obj=None):
-        # Lines change only while the order is a draft; afterwards receiving keeps them.
         return obj is None or obj.status == PurchaseOrder.Status.DRAFT
 
     has_add_permission = has_change_permission
@@ -218,10 +248,11 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(admin.ModelAdmin):
+class PurchaseOrderAdmin(NumberSearchMixin, DeleteEachMixin, admin.ModelAdmin):
     list_display = ["order_number", "supplier", "location", "status", "expected_date", "created_at", "created_by"]
     list_filter = ["status", "supplier", "location"]
-    search_fields = ["id", "supplier__name", "note"]
+    number_prefix = "PO"
+    search_fields = ["supplier__name", "note"]
     list_select_related = ["supplier", "location", "created_by"]
     readonly_fields = ["status", "created_by", "created_at", "sent_at"]
     inlines = [PurchaseOrderLineInline]
@@ -242,6 +273,9 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        purchasing.purchase_order_delete(order=obj, user=request.user)
 
     def _each(self, request: HttpRequest, queryset: QuerySet, service, done: str) -> None:
         for order in queryset:
@@ -277,11 +311,25 @@ class ReceiptLineInline(ReadOnlyInline):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(ReadOnlyAdmin):
+class ReceiptAdmin(NumberSearchMixin, DeleteEachMixin, ReadOnlyAdmin):
     list_display = ["__str__", "order", "supplier", "location", "status", "reason", "created_by", "posted_at"]
     list_filter = ["status", "location"]
+    number_prefix = "GR"
+    search_fields = ["supplier__name", "reason"]
     list_select_related = ["order", "supplier", "location", "created_by"]
     inlines = [ReceiptLineInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # A draft has moved no stock (no ledger row points at it), so a mistaken one may go; a posted one stays.
+        may_delete = admin.ModelAdmin.has_delete_permission(self, request, obj)
+        return may_delete and (obj is None or obj.status == Receipt.Status.DRAFT)
+
+    def delete_model(self, request, obj):
+        # A clerk may be posting the draft meanwhile: receipt_discard takes it under its row lock, drafts only.
+        try:
+            receiving.receipt_discard(receipt=obj, user=request.user)
+        except ValidationError as exc:
+            raise PermissionDenied(exc.messages[0]) from None
 
 
 class CountLineInline(ReadOnlyInline):
@@ -291,7 +339,7 @@ class CountLineInline(ReadOnlyInline):
 
 
 @admin.register(CountSession)
-class CountSessionAdmin(ReadOnlyAdmin):
+class CountSessionAdmin(NumberSearchMixin, ReadOnlyAdmin):
     list_display = [
         "__str__",
         "location",
@@ -304,6 +352,8 @@ class CountSessionAdmin(ReadOnlyAdmin):
         "review_link",
     ]
     list_filter = ["status", "location"]
+    number_prefix = "ST"
+    search_fields = ["location__name"]
     list_select_related = ["location"]
     inlines = [CountLineInline]
 
@@ -317,9 +367,11 @@ class TransferLineInline(ReadOnlyInline):
 
 
 @admin.register(Transfer)
-class TransferAdmin(ReadOnlyAdmin):
+class TransferAdmin(NumberSearchMixin, ReadOnlyAdmin):
     list_display = ["__str__", "source", "destination", "created_by", "created_at", "note"]
     list_filter = ["source", "destination"]
+    number_prefix = "TR"
+    search_fields = ["note"]
     inlines = [TransferLineInline]
 
 
@@ -328,7 +380,9 @@ class WriteOffLineInline(ReadOnlyInline):
 
 
 @admin.register(WriteOff)
-class WriteOffAdmin(ReadOnlyAdmin):
+class WriteOffAdmin(NumberSearchMixin, ReadOnlyAdmin):
     list_display = ["__str__", "location", "reason", "created_by", "created_at", "note"]
     list_filter = ["reason", "location"]
+    number_prefix = "WO"
+    search_fields = ["note"]
     inlines = [WriteOffLineInline]

@@ -37,12 +37,24 @@ class ReceiptLineForm(forms.Form):
     expiry_date = forms.DateField(label=gettext_lazy("Expiry"), required=False)
 
 
+class PostedOnceForm(forms.Form):
+    """A document form carrying a one-time token, rendered fresh with each empty form: posting the same form
+    twice (a double click, a resent request) finds the document posted and moves nothing more, or the receipt
+    started and starts no other."""
+
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={"required": gettext_lazy("This form is out of date: open the page again and re-enter it.")},
+    )
+
+
 class ReceiveOrderForm(forms.Form):
     # Any order: receipt_start says why a draft, cancelled or received one cannot be received.
     order = forms.ModelChoiceField(label=gettext_lazy("Purchase order"), queryset=PurchaseOrder.objects.all())
 
 
-class DirectDeliveryForm(forms.Form):
+class DirectDeliveryForm(PostedOnceForm):
     location = forms.ModelChoiceField(label=gettext_lazy("Location"), queryset=Location.objects.all())
     supplier = forms.ModelChoiceField(label=gettext_lazy("Supplier"), queryset=Supplier.objects.all(), required=False)
     reason = forms.CharField(label=gettext_lazy("Reason (no purchase order)"), max_length=200)
@@ -107,17 +119,6 @@ class LinesField(forms.CharField):
         if not lines:
             raise ValidationError(_("Add at least one line."))
         return lines
-
-
-class PostedOnceForm(forms.Form):
-    """A document form carrying a one-time token, rendered fresh with each empty form: posting the same form
-    twice (a double click, a resent request) finds the document posted and moves nothing more."""
-
-    token = forms.UUIDField(
-        widget=forms.HiddenInput,
-        initial=uuid.uuid4,
-        error_messages={"required": gettext_lazy("This form is out of date: open the page again and re-enter it.")},
-    )
 
 
 class TransferForm(PostedOnceForm):

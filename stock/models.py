@@ -289,6 +289,8 @@ class Receipt(models.Model):
     )
     created_at = models.DateTimeField(_("started"), auto_now_add=True)
     posted_at = models.DateTimeField(_("posted"), null=True, blank=True)
+    # The direct-delivery form's one-time token: the form sent twice starts one draft.
+    token = models.UUIDField(_("form token"), null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("goods receipt")

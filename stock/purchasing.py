@@ -1,4 +1,4 @@
-"""Purchase orders: create, send, cancel, and what is still on order.
+"""Purchase orders: create, send, cancel, delete, and what is still on order.
 
 A purchase order changes no stock; receiving it does (stock.receiving).
 Status: draft -> sent -> partially received -> received, or cancelled (the rest of a partly received order
@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Product, Supplier
-from stock.models import Location, PurchaseOrder, PurchaseOrderLine
+from stock.models import Location, PurchaseOrder, PurchaseOrderLine, ReplenishmentSuggestion
+from stock.selectors import on_hand_subquery
 
 ZERO = Decimal("0")
 
@@ -123,7 +124,39 @@ def purchase_order_cancel(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
         )
     order.status = PurchaseOrder.Status.CANCELLED
     order.save(update_fields=["status"])
+    _suggestions_raise_again(order)
     return order
+
+
+@transaction.atomic
+def purchase_order_delete(*, order: PurchaseOrder, user=None) -> None:
+    """Delete an order (one with receipts is protected by them). Locks the order row; what it was to bring from
+    replenishment suggestions is suggested again, as when it is cancelled."""
+    order = _locked(order)
+    if order.status in PurchaseOrder.OPEN:
+        _suggestions_raise_again(order)
+    order.delete()
+
+
+def _suggestions_raise_again(order: PurchaseOrder) -> None:
+    """Open a new suggestion for each product the order took from replenishment and will not bring, when it is
+    still below safety stock at the order's location. The old suggestion stays ordered, as a record; and only an
+    outgoing move raises a new one, so a product already at 0 would never be suggested again."""
+    outstanding = order.lines.filter(quantity__gt=F("received_quantity")).values("product")
+    products = (
+        Product.objects.filter(active=True, safety_stock__gt=0, pk__in=order.suggestions.values("product"))
+        .filter(pk__in=outstanding)
+        .annotate(on_hand=on_hand_subquery(order.location_id))
+        .filter(on_hand__lt=F("safety_stock"))
+    )
+    # The partial unique index keeps it to one open suggestion per product and location.
+    ReplenishmentSuggestion.objects.bulk_create(
+        [
+            ReplenishmentSuggestion(product=p, location_id=order.location_id, on_hand_when_raised=p.on_hand)
+            for p in products
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def on_order_quantities(product_ids: Iterable[int]) -> dict[tuple[int, int], Decimal]:

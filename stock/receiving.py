@@ -7,6 +7,7 @@ through stock.services, the order lines count what arrived, the order status
 follows, and each product's purchase price becomes the moving average cost.
 """
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,12 +34,12 @@ from stock.models import (
     StockLevel,
 )
 from stock.services import Move, stock_move_batch
+from stock.transfers import AlreadyPosted, document_create
 
 ZERO = Decimal("0")
 COST_PLACES = Decimal("0.0001")
 
 
-@transaction.atomic
 def receipt_start(
     *,
     order: PurchaseOrder | None = None,
@@ -46,22 +47,33 @@ def receipt_start(
     supplier: Supplier | None = None,
     reason: str = "",
     user=None,
+    token: uuid.UUID | None = None,
 ) -> Receipt:
     """Open a draft receipt: for a sent or partly received order (resuming its open draft if there is one),
-    or a direct delivery to a location, which needs a reason. Raises ValidationError, writing nothing."""
+    or a direct delivery to a location, which needs a reason. A direct delivery's form token (forms.PostedOnceForm)
+    starts one draft however often the form is sent: the same token gives back that draft. Raises ValidationError,
+    writing nothing."""
     if order is not None:
-        order = PurchaseOrder.objects.select_for_update().get(pk=order.pk)
-        _check_receivable(order)
-        draft = order.receipts.filter(status=Receipt.Status.DRAFT).first()
-        if draft is not None:
-            return draft
-        return Receipt.objects.create(order=order, supplier=order.supplier, location=order.location, created_by=user)
+        return _order_receipt_start(order, user)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_("A delivery without a purchase order needs a reason."))
     if location is None:
         raise ValidationError(_("Choose the location the delivery goes to."))
-    return Receipt.objects.create(location=location, supplier=supplier, reason=reason, created_by=user)
+    try:
+        return document_create(Receipt, token, location=location, supplier=supplier, reason=reason, created_by=user)
+    except AlreadyPosted as exc:
+        return exc.document
+
+
+@transaction.atomic
+def _order_receipt_start(order: PurchaseOrder, user) -> Receipt:
+    order = PurchaseOrder.objects.select_for_update().get(pk=order.pk)
+    _check_receivable(order)
+    draft = order.receipts.filter(status=Receipt.Status.DRAFT).first()
+    if draft is not None:
+        return draft
+    return Receipt.objects.create(order=order, supplier=order.supplier, location=order.location, created_by=user)
 
 
 def _check_receivable(order: PurchaseOrder) -> None:
@@ -75,10 +87,29 @@ def _check_receivable(order: PurchaseOrder) -> None:
 
 
 def _locked_draft(receipt: Receipt) -> Receipt:
-    receipt = Receipt.objects.select_for_update().get(pk=receipt.pk)
-    if receipt.status != Receipt.Status.DRAFT:
-        raise ValidationError(_("%(receipt)s is already posted and cannot be changed.") % {"receipt": receipt})
-    return receipt
+    locked = Receipt.objects.select_for_update().filter(pk=receipt.pk).first()
+    if locked is None:
+        raise ValidationError(_("%(receipt)s was discarded.") % {"receipt": receipt})
+    if locked.status != Receipt.Status.DRAFT:
+        raise ValidationError(_("%(receipt)s is already posted and cannot be changed.") % {"receipt": locked})
+    return locked
+
+
+@transaction.atomic
+def receipt_discard(*, receipt: Receipt, user=None) -> None:
+    """Throw away a draft receipt with its lines: a delivery started twice, or one for an order cancelled since.
+    Locks the receipt row, so a scan or a posting at the same moment comes first or finds it gone. Raises
+    ValidationError for a posted receipt (its goods are in stock) or one discarded already."""
+    _locked_draft(receipt).delete()  # its lines go with it (CASCADE)
+
+
+def _check_not_expired(product: Product, lot_code: str, expiry: date | None) -> None:
+    # Received, expired goods would be stock the till refuses to sell: refused at the door instead.
+    if expiry is not None and expiry < timezone.localdate():
+        raise ValidationError(
+            _("%(product)s, lot %(lot)s expired on %(expiry)s: expired goods cannot be received.")
+            % {"product": product.name, "lot": lot_code or "-", "expiry": expiry}
+        )
 
 
 @dataclass(frozen=True)
@@ -99,10 +130,11 @@ def read_scanned_code(code: str) -> tuple[Product, Decimal, str, date | None]:
             label = gs1.parse(code)
             scan = product_lookup(label.gtin, include_inactive=True)
             lot, expiry = label.lot, label.expiry
-            if label.count is not None:
-                quantity = scan.quantity * label.count
-            elif label.net_weight_kg is not None and scan.product.sold_by_weight:
+            # Goods sold by weight are stocked in kg: a case of 10 birds weighing 12.5 kg is 12.5, not 10.
+            if label.net_weight_kg is not None and scan.product.sold_by_weight:
                 quantity = label.net_weight_kg
+            elif label.count is not None:
+                quantity = scan.quantity * label.count
             else:
                 quantity = scan.quantity
         else:
@@ -128,9 +160,11 @@ def _order_cost(receipt: Receipt, product: Product) -> Decimal:
 def receipt_scan(*, receipt: Receipt, code: str, user=None) -> ReceivedScan:
     """Add what one scanned code stands for to a draft receipt. Locks the receipt row, so two clerks
     scanning into the same receipt add up. Raises ValidationError for an unreadable or unknown code, or one
-    standing for no quantity of its product (a zero-weight label, a fraction of goods sold by the piece)."""
+    standing for no quantity of its product (a zero-weight label, a fraction of goods sold by the piece), for
+    goods already expired, and for a lot already on the receipt with another expiry."""
     receipt = _locked_draft(receipt)
     product, quantity, lot_code, expiry = read_scanned_code(code)
+    _check_not_expired(product, lot_code, expiry)
     if not product.lot_tracked:
         lot_code, expiry = "", None
     line, created = ReceiptLine.objects.get_or_create(
@@ -140,6 +174,11 @@ def receipt_scan(*, receipt: Receipt, code: str, user=None) -> ReceivedScan:
         defaults={"expiry_date": expiry, "unit_cost": _order_cost(receipt, product), "quantity": quantity},
     )
     if not created:
+        if expiry is not None and line.expiry_date not in (None, expiry):
+            raise ValidationError(
+                _("%(product)s, lot %(lot)s is on this receipt with expiry %(known)s, and this label says %(given)s.")
+                % {"product": product.name, "lot": lot_code or "-", "known": line.expiry_date, "given": expiry}
+            )
         line.quantity = F("quantity") + quantity
         if expiry is not None:
             line.expiry_date = expiry
@@ -153,7 +192,8 @@ def receipt_scan(*, receipt: Receipt, code: str, user=None) -> ReceivedScan:
 def receipt_line_update(
     *, line: ReceiptLine, quantity: Decimal, lot_code: str = "", expiry_date: date | None = None, user=None
 ) -> ReceiptLine:
-    """Correct a line of a draft receipt (typed quantity, lot, expiry). Zero removes the line."""
+    """Correct a line of a draft receipt (typed quantity, lot, expiry). Zero removes the line. Raises
+    ValidationError for a quantity the product cannot have or an expiry already past."""
     _locked_draft(line.receipt)
     if quantity is None or quantity < 0:
         raise ValidationError(
@@ -168,6 +208,7 @@ def receipt_line_update(
     line.quantity = quantity
     if line.product.lot_tracked:
         line.lot_code, line.expiry_date = (lot_code or "").strip(), expiry_date
+        _check_not_expired(line.product, line.lot_code, expiry_date)
     try:
         with transaction.atomic():
             line.save(update_fields=["quantity", "lot_code", "expiry_date"])
@@ -237,6 +278,7 @@ def _lots_for(lines: list[ReceiptLine]) -> dict[int, Lot]:
             raise ValidationError(
                 _("%(product)s, lot %(lot)s: enter the expiry date.") % {**where, "lot": line.lot_code}
             )
+        _check_not_expired(line.product, line.lot_code, line.expiry_date)
         lot, _created = Lot.objects.get_or_create(
             product=line.product, code=line.lot_code, defaults={"expiry_date": line.expiry_date}
         )
@@ -264,12 +306,19 @@ def moving_average_cost(
 
 
 def _update_costs(lines: list[ReceiptLine], user) -> None:
+    """Each received product's purchase price becomes the moving average cost, computed from its price and on-hand
+    read under the product row's lock, so two receipts of one product posted at once are both counted.
+
+    Runs once this receipt's stock has moved in: level rows first, then products (primary-key order), as a sale
+    takes them. A sale's ledger rows have their product reference checked at commit, while its level rows are
+    still locked, and that check waits for a locked product: a receipt holding products while it waits for a
+    level row would deadlock with the sale.
+    """
     received: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    products = {}
     for line in lines:
         received[line.product_id][0] += line.quantity
         received[line.product_id][1] += line.quantity * line.unit_cost
-        products[line.product_id] = line.product
+    products = list(Product.objects.select_for_update().filter(pk__in=received).order_by("pk"))
     on_hand = dict(
         StockLevel.objects.filter(product_id__in=received)
         .values("product_id")
@@ -277,11 +326,10 @@ def _update_costs(lines: list[ReceiptLine], user) -> None:
         .values_list("product_id", "total")
         .order_by()
     )
-    for product_id in sorted(received):
-        quantity, value = received[product_id]
-        product = products[product_id]
+    for product in products:
+        quantity, value = received[product.pk]
         cost = moving_average_cost(
-            on_hand=on_hand.get(product_id, ZERO),
+            on_hand=on_hand[product.pk] - quantity,  # as it was before this receipt
             current_cost=product.purchase_price,
             received=quantity,
             received_cost=value / quantity,
@@ -320,11 +368,11 @@ def receipt_post(*, receipt: Receipt, user=None) -> Receipt:
     """Post a draft receipt in one transaction.
 
     Locks the receipt, then its order (refused unless sent or partly received), checks every
-    lot-tracked line has a lot and expiry, moves the stock in (kind receipt, document this receipt),
-    adds the quantities to the order lines and sets the order partially received or received, and
-    updates each product's purchase price to the moving average cost (recorded in its history).
-    Raises ValidationError (already posted, order cancelled, nothing to post, missing lot) with
-    nothing written.
+    lot-tracked line has a lot and an expiry not yet past, moves the stock in (kind receipt, document
+    this receipt), then locks the products and updates each one's purchase price to the moving average
+    cost (recorded in its history), adds the quantities to the order lines and sets the order partially
+    received or received. Raises ValidationError (already posted, order cancelled, nothing to post,
+    missing lot, expired) with nothing written.
     """
     receipt = _locked_draft(receipt)
     order = None
@@ -335,7 +383,6 @@ def receipt_post(*, receipt: Receipt, user=None) -> Receipt:
     if not lines:
         raise ValidationError(_("%(receipt)s has nothing to post: scan or enter what arrived.") % {"receipt": receipt})
     lots = _lots_for(lines)
-    _update_costs(lines, user)
     reference = f"{receipt} {order}" if order else f"{receipt} {receipt.reason}"[:60]
     stock_move_batch(
         moves=[Move(line.product, receipt.location, line.quantity, lots.get(line.pk)) for line in lines],
@@ -344,6 +391,7 @@ def receipt_post(*, receipt: Receipt, user=None) -> Receipt:
         document=receipt,
         user=user,
     )
+    _update_costs(lines, user)
     for line in lines:
         if line.pk in lots:
             line.lot = lots[line.pk]

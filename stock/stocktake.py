@@ -126,7 +126,7 @@ def _ledger_position(product: Product, location: Location) -> tuple[Decimal, int
 @transaction.atomic
 def count_add(*, session: CountSession, code: str, quantity: Decimal | None = None, user=None) -> CountEntry:
     """Count what one scanned code stands for (one unit, the pack quantity of a case barcode, the count on a
-    GS1-128 case label), or a typed number of it: 3 with a 24-pack case barcode counts 72, as the transfer
+    GS1-128 case label or, for goods sold by weight, its net weight), or a typed number of it: 3 with a 24-pack case barcode counts 72, as the transfer
     and write-off forms read it (lots are not counted separately).
 
     Locks the session row (so a posting cannot slip between the check and the write), takes the

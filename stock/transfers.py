@@ -24,7 +24,7 @@ class AlreadyPosted(Exception):
         super().__init__(_("%(doc)s is already posted; nothing more was moved.") % {"doc": document})
 
 
-def _document_create(model: type[Model], token: uuid.UUID | None, **fields) -> Model:
+def document_create(model: type[Model], token: uuid.UUID | None, **fields) -> Model:
     """Insert the document, once per token. A repeated token raises AlreadyPosted with the first document,
     also when the first request is still in flight: the insert waits on the token's unique index until
     that one commits (and succeeds if it rolled back)."""
@@ -84,7 +84,7 @@ def transfer_create(
     if source.pk == destination.pk:
         raise ValidationError(_("A transfer needs two different locations."))
     _check_lines(lines)
-    transfer = _document_create(Transfer, token, source=source, destination=destination, note=note, created_by=user)
+    transfer = document_create(Transfer, token, source=source, destination=destination, note=note, created_by=user)
     TransferLine.objects.bulk_create(
         TransferLine(transfer=transfer, product=line.product, quantity=line.quantity) for line in lines
     )
@@ -137,7 +137,7 @@ def write_off_create(
             % {"reason": reason, "reasons": ", ".join(WriteOff.Reason.values)}
         )
     _check_lines(lines)
-    write_off = _document_create(WriteOff, token, location=location, reason=reason, note=note, created_by=user)
+    write_off = document_create(WriteOff, token, location=location, reason=reason, note=note, created_by=user)
     movements = stock_move_batch(
         moves=[Move(line.product, location, -Decimal(line.quantity), line.lot) for line in lines],
         kind=MovementKind.WRITE_OFF,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("receiving/<int:pk>/", views.receipt_detail, name="receipt-detail"),
     path("receiving/<int:pk>/scan/", views.receipt_scan, name="receipt-scan"),
     path("receiving/<int:pk>/post/", views.receipt_post, name="receipt-post"),
+    path("receiving/<int:pk>/discard/", views.receipt_discard, name="receipt-discard"),
     path("receiving/lines/<int:pk>/", views.receipt_line_update, name="receipt-line-update"),
     path("counts/", views.count_list, name="count-list"),
     path("counts/<int:pk>/", views.count_detail, name="count-detail"),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -174,6 +174,20 @@ def receipt_post(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("stock:receiving-list")
 
 
+@require_POST
+@staff_permission("stock.add_receipt")
+def receipt_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    # Not looked up here: the service reads it under its lock, and a second click is told it is discarded already.
+    receipt = Receipt(pk=pk)
+    try:
+        receiving.receipt_discard(receipt=receipt, user=request.user)
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+    else:
+        messages.success(request, _("%(receipt)s discarded.") % {"receipt": receipt})
+    return redirect("stock:receiving-list")
+
+
 # Stocktake ------------------------------------------------------------------------------------
 
 
@@ -182,7 +196,7 @@ def count_list(request: HttpRequest) -> HttpResponse:
     form = CountSessionForm(request.POST or None)
     if request.method == "POST":
         if not request.user.has_perm("stock.add_countsession"):
-            return HttpResponse(status=403)
+            raise PermissionDenied(_("Your role does not allow starting a count."))
         if form.is_valid():
             try:
                 session = stocktake.count_session_start(user=request.user, **form.cleaned_data)
@@ -333,11 +347,15 @@ def near_expiry(request: HttpRequest) -> HttpResponse:
     form = NearExpiryForm(request.GET or {"days": 3})
     rows = expiry.near_expiry(**form.cleaned_data) if form.is_valid() else []
     total = sum((row.value_at_cost for row in rows), 0)
-    return render(
-        request,
-        "stock/near_expiry.html",
-        {"form": form, "rows": rows, "total": total, "locations": Location.objects.all()},
-    )
+    context = {
+        "form": form,
+        "rows": rows,
+        "total": total,
+        "locations": Location.objects.all(),
+        # The write-off button acts on the location shown; with all of them shown it asks which.
+        "location": form.cleaned_data.get("location") if form.is_valid() else None,
+    }
+    return render(request, "stock/near_expiry.html", context)
 
 
 @require_POST
@@ -352,7 +370,10 @@ def expired_write_off(request: HttpRequest) -> HttpResponse:
     except (ValidationError, InsufficientStock) as exc:
         _flash_errors(request, exc)
     else:
-        messages.success(request, _("%(doc)s: expired lots written off.") % {"doc": write_off})
+        messages.success(
+            request,
+            _("%(doc)s: expired lots at %(location)s written off.") % {"doc": write_off, "location": location},
+        )
     return redirect("stock:near-expiry")
 
 

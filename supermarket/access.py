@@ -22,10 +22,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import ResolverMatch, reverse
+from django.urls import ResolverMatch
 from django.utils.translation import gettext as _
 
 from supermarket.localcache import GenerationCache
+from supermarket.middleware import API_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ URL_RULES: dict[str, Rule] = {
     "stock:receipt-scan": RECEIVING,
     "stock:receipt-post": RECEIVING,
     "stock:receipt-line-update": RECEIVING,
+    "stock:receipt-discard": RECEIVING,
     "stock:count-list": COUNTING,
     "stock:count-detail": COUNTING,
     "stock:count-add": COUNTING,
@@ -225,11 +227,12 @@ class RoleAccessMiddleware:
         if rule.api and ("HTTP_AUTHORIZATION" in request.META or not user.is_authenticated):
             return None  # api_auth checks the token's user; an anonymous call gets the view's own 401
         if not user.is_authenticated:
-            login = reverse("checkout:login") if match.namespace == "checkout" else reverse("admin:login")
-            return redirect_to_login(request.get_full_path(), login)
+            # The admin's login refuses accounts without staff status (cashiers, stock clerks): only the admin's own
+            # pages send there; every other page goes to settings.LOGIN_URL, which lets any active user in.
+            return redirect_to_login(request.get_full_path(), "admin:login" if "admin" in match.namespaces else None)
         load_permissions(user)
         if rule.allows(user, view_kwargs):
             return None
-        if rule.api:
+        if rule.api or request.path_info.startswith(API_PREFIX):  # also an API URL without a rule: JSON, not a page
             return JsonResponse({"error": _("Your role does not allow this.")}, status=403)
         raise PermissionDenied(_("Your role does not allow this page."))

@@ -196,7 +196,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+# The till's login lets in any active user; the admin's (for the admin alone) refuses accounts without staff status.
+LOGIN_URL = "checkout:login"
 # django-axes counts failed logins per user name and address and refuses further tries for a while.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "supermarket.auth.CachedModelBackend"]
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")

@@ -7,3 +7,9 @@ document.addEventListener("htmx:afterRequest", (event) => {
   form.reset();
   form.querySelector("[data-scan-input]")?.focus();
 });
+
+// Forms that throw work away (discarding a draft receipt) ask first, with the question in data-confirm.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});

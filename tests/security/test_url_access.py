@@ -63,6 +63,7 @@ EXPECTED = {
     "stock:receipt-scan": RECEIVING,
     "stock:receipt-post": RECEIVING,
     "stock:receipt-line-update": RECEIVING,
+    "stock:receipt-discard": RECEIVING,
     "stock:count-list": RECEIVING,
     "stock:count-detail": RECEIVING,
     "stock:count-add": RECEIVING,

@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -145,15 +145,16 @@ def test_gs1_case_label_fills_lot_expiry_and_quantity(supplier, floor):
     )
     order = sent_order(supplier, floor, (yoghurt, Decimal(36)))
     receipt = receipt_start(order=order)
+    expiry = timezone.localdate() + timedelta(days=60)  # expired goods are refused at the door
     # A pallet label: 2 × 12 items inside (AI 02 names the item, 37 the count).
-    receipt_scan(receipt=receipt, code=f"(02)0{yoghurt.barcode}(37)24(17)270131(10)Y-77")
+    receipt_scan(receipt=receipt, code=f"(02)0{yoghurt.barcode}(37)24(17){expiry:%y%m%d}(10)Y-77")
     # A case label (AI 01 names the case barcode): one case of 12, same lot.
-    receipt_scan(receipt=receipt, code=f"]C101{case.barcode}17270131" + f"10Y-77{gs1.GS}")
+    receipt_scan(receipt=receipt, code=f"]C101{case.barcode}17{expiry:%y%m%d}" + f"10Y-77{gs1.GS}")
     line = receipt.lines.get()
-    assert (line.lot_code, line.expiry_date, line.quantity) == ("Y-77", date(2027, 1, 31), 36)
+    assert (line.lot_code, line.expiry_date, line.quantity) == ("Y-77", expiry, 36)
     receipt_post(receipt=receipt)
     lot = Lot.objects.get(product=yoghurt, code="Y-77")
-    assert lot.expiry_date == date(2027, 1, 31)
+    assert lot.expiry_date == expiry
     assert StockLevel.objects.get(product=yoghurt, location=floor, lot=lot).on_hand == 36
     call_command("check_stock_ledger")
 
@@ -171,7 +172,12 @@ def test_lot_tracked_goods_without_lot_are_refused_and_nothing_is_written(suppli
     assert not StockMovement.objects.filter(product=milk).exists()
     order.refresh_from_db()
     assert order.status == PurchaseOrder.Status.SENT
-    receipt_line_update(line=receipt.lines.get(), quantity=Decimal(5), lot_code="M1", expiry_date=date(2027, 3, 1))
+    receipt_line_update(
+        line=receipt.lines.get(),
+        quantity=Decimal(5),
+        lot_code="M1",
+        expiry_date=timezone.localdate() + timedelta(days=90),
+    )
     receipt_post(receipt=receipt)
     assert on_hand(milk, floor) == 5
 
