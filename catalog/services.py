@@ -43,8 +43,10 @@ def product_create(*, user=None, extra_barcodes: list[tuple[str, int]] = (), **f
 
 @transaction.atomic
 def product_update(*, product: Product, user=None, **fields) -> Product:
-    """Change fields of a product; the change (a price, say) is recorded in its history with the user."""
-    locked = Product.objects.select_for_update().get(pk=product.pk)
+    """Change fields of a product; the change (a price, say) is recorded in its history with the user.
+    FOR NO KEY UPDATE: two changes of one product take turns, and a sale's check of its rows' reference to the
+    product (at commit, with its stock rows still locked) does not wait for it."""
+    locked = Product.objects.select_for_update(no_key=True).get(pk=product.pk)
     for name, value in fields.items():
         setattr(locked, name, value)
     return _save_validated(locked, user=user)

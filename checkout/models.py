@@ -204,7 +204,7 @@ class Return(models.Model):
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2)
     # The return form's one-time token: the same form sent again finds this return and refunds nothing more.
-    token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    token = models.UUIDField(_("form token"), null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("return")

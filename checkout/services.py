@@ -487,15 +487,18 @@ def shift_close(*, shift: Shift, counted_cash: Decimal, user) -> Shift:
     a sale is in progress on the register (its basket has lines): it is paid or cancelled first. An empty basket
     is dropped, so the next sale starts in the next shift; held sales stay with the register.
     """
+    # The register's open basket is locked before the shift, as a payment locks them: a scan adding a line meanwhile
+    # is seen here or waits (and then finds its basket gone), and a payment in flight finishes first.
+    open_carts = Cart.objects.filter(register_id=shift.register_id, status=Cart.Status.OPEN)
+    list(open_carts.select_for_update())
     shift = Shift.objects.select_for_update().select_related("register").get(pk=shift.pk)
     if shift.closed_at is not None:
         raise CheckoutError(_("This shift is already closed."), field="shift")
     if counted_cash < 0:
         raise CheckoutError(_("Counted cash cannot be negative."), field="counted_cash")
-    open_carts = Cart.objects.filter(register=shift.register, status=Cart.Status.OPEN)
     if CartLine.objects.filter(cart__in=open_carts).exists():
         raise CheckoutError(
-            _("A sale is in progress on this register: pay it or cancel it before closing the shift."), field="shift"
+            _("A sale is in progress on this register: pay it or cancel it before closing the shift."), field="cart"
         )
     open_carts.delete()
     shift.expected_cash = shift_report(shift).expected_cash
@@ -673,7 +676,9 @@ def cart_cancel(*, cart: Cart) -> None:
 def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approved_by=None) -> SaleResult:
     """Complete the cart as a sale (its token is the client token) and drop it. Same raises as sale_complete, and
     CheckoutError for cash that would give ¥100 change or more: no customer hands over a ¥100 note (the largest)
-    that is not needed, so it is a slip of the keys, or a barcode scanned into the cash field."""
+    that is not needed, so it is a slip of the keys, or a barcode scanned into the cash field.
+    The cart's row is locked first, as a manager's approval on it locks it before its lines."""
+    Cart.objects.select_for_update().filter(pk=cart.pk).first()
     result = sale_complete(
         client_token=cart.token,
         register=cart.register,

@@ -362,7 +362,7 @@ def shift_close_view(request: HttpRequest) -> HttpResponse:
         try:
             services.shift_close(shift=shift, counted_cash=form.cleaned_data["counted_cash"], user=request.user)
         except CheckoutError as exc:
-            if exc.field != "shift":  # closed already: its Z-report, as after closing it
+            if not Shift.objects.filter(pk=shift.pk, closed_at__isnull=False).exists():  # else: its Z-report
                 form.add_error(None, exc.message)
                 return _shift_close_page(request, form, shift)
         return redirect("checkout:shift-report", pk=shift.pk)

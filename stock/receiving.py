@@ -309,16 +309,16 @@ def _update_costs(lines: list[ReceiptLine], user) -> None:
     """Each received product's purchase price becomes the moving average cost, computed from its price and on-hand
     read under the product row's lock, so two receipts of one product posted at once are both counted.
 
-    Runs once this receipt's stock has moved in: level rows first, then products (primary-key order), as a sale
-    takes them. A sale's ledger rows have their product reference checked at commit, while its level rows are
-    still locked, and that check waits for a locked product: a receipt holding products while it waits for a
-    level row would deadlock with the sale.
+    Runs once this receipt's stock has moved in: level rows first, then products (primary-key order). The products
+    are locked FOR NO KEY UPDATE, which two receipts take in turn but a sale's check of its rows' product reference
+    (at commit, in the basket's order, with its level rows still locked) does not wait for: a FOR UPDATE there
+    deadlocked with sales.
     """
     received: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for line in lines:
         received[line.product_id][0] += line.quantity
         received[line.product_id][1] += line.quantity * line.unit_cost
-    products = list(Product.objects.select_for_update().filter(pk__in=received).order_by("pk"))
+    products = list(Product.objects.select_for_update(no_key=True).filter(pk__in=received).order_by("pk"))
     on_hand = dict(
         StockLevel.objects.filter(product_id__in=received)
         .values("product_id")

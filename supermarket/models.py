@@ -38,7 +38,7 @@ class ManagerOverride(models.Model):
         related_name="+",
     )
     # The approval form's one-time token: the same approval sent again is not applied twice.
-    token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    token = models.UUIDField(_("form token"), null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("manager override")

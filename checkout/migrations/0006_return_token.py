@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='return',
             name='token',
-            field=models.UUIDField(blank=True, editable=False, null=True, unique=True),
+            field=models.UUIDField(blank=True, editable=False, null=True, unique=True, verbose_name="form token"),
         ),
     ]

@@ -322,6 +322,9 @@ def test_a_shift_does_not_close_on_a_sale_in_progress(till, stocked, shift, cash
     till("scan/", code=milk.barcode)
     with pytest.raises(CheckoutError, match="sale is in progress"):
         shift_close(shift=shift, counted_cash=Decimal("200"), user=cashier)
+    page = till.client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": "200.00"})
+    assert page.status_code == 422
+    assert b"sale is in progress" in page.content
     shift.refresh_from_db()
     assert shift.closed_at is None
     till("pay/", cash="10")
