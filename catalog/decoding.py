@@ -5,19 +5,22 @@ never at module level by views or other apps: cv2, numpy, Pillow, zbar and
 zxing-cpp stay out of a process until it decodes an image.
 
 Decoding is a cascade. zbar (pyzbar over Debian's libzbar0) reads the grayscale
-image first (a webcam frame reduced to 640 px, see variants()); while nothing
-is confirmed, the image is varied (upscaled, CLAHE,
+image first (a webcam frame reduced to 640 px, see variants()); while no
+product code is confirmed, the image is varied (upscaled, CLAHE,
 sharpened, thresholded, cropped and deskewed around the region the gradients
 point at, rotated) and each variant goes through zbar and zxing-cpp, which reads
 much of what zbar misses. A wrong code is worse than none, so every read is
 checked before it counts: only the symbologies asked for, the GS1 check digit
 through catalog.gtin, no short EAN-8/UPC-E fragment of a longer code, and then
 agreement (both engines, or one engine three times with no rival code) or a
-code the catalog carries.
+code the catalog carries. A GS1-128 case label is compared in one form,
+whichever engine read it (scanning.gs1_label_text). When an image holds
+several codes, the product code comes first (scanning.preference).
 
 Images are checked before they are decoded: the byte size, then the pixel
-count from the header alone, so a small file that would inflate to gigabytes
-(a decompression bomb) is refused without being decompressed.
+count from the header alone, against a limit for what decoding the format
+costs (pixel_limit), so a small file that would inflate to gigabytes (a
+decompression bomb) is refused without being decompressed.
 """
 
 import io
@@ -35,6 +38,7 @@ from pyzbar import pyzbar
 
 from catalog.scanning import (
     ALL_SYMBOLOGIES,
+    PRODUCT_SYMBOLOGIES,
     RETAIL,
     SHORT,
     ZBAR_SYMBOLS,
@@ -44,6 +48,7 @@ from catalog.scanning import (
     ImageTooLarge,
     Symbology,
     checked_code,
+    preference,
     too_many_bytes,
 )
 
@@ -60,18 +65,40 @@ _ZBAR_ENUM = {name: getattr(pyzbar.ZBarSymbol, name) for name in ZBAR_SYMBOLS}
 SMALL_WIDTH = 500
 # Frames larger than this on their long side are first read at this size (see variants()).
 FIRST_PASS_SIDE = 640
+# Once a code that names no product is confirmed in a frame or photo (the QR code beside a barcode), this many more
+# variants look for one that does: enough for the crops around the two largest codes in a webcam frame.
+LOOK_FURTHER_VARIANTS = 4
+# What Pillow opens: the formats the message for any other file names, each with a known decoding cost (pixel_limit).
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 
 
 # Loading -----------------------------------------------------------------------
 
 
+def pixel_limit(image: Image.Image) -> int:
+    """How many pixels an image may have, read from its header: what decoding its format costs, not one figure for all.
+
+    A baseline JPEG is decoded straight at 1/2, 1/4 or 1/8 of its size (draft
+    mode), so a 50 MP phone photo costs a few MB. Every other format is decoded
+    whole first: PNG, BMP, GIF and a progressive JPEG (libjpeg keeps all its
+    coefficients) at 3 to 5 bytes a pixel, WebP (Pillow decodes it through
+    libwebp's animation decoder) at about 15. Measured in docs/PERFORMANCE.md.
+    """
+    if image.format == "JPEG" and not image.info.get("progressive"):
+        return settings.SCAN_MAX_JPEG_PIXELS
+    if image.format == "WEBP":
+        return settings.SCAN_MAX_PIXELS // 4
+    return settings.SCAN_MAX_PIXELS
+
+
 def load_gray(data: bytes) -> np.ndarray:
     """Grayscale pixels of an image file; raise ImageRejected/ImageTooLarge saying why.
 
-    The pixel limit is checked on the header before any pixel is decompressed.
-    Large photos are reduced to SCAN_WORK_SIDE on their long side: a barcode
-    that fills a phone photo reads as well at a third of its size, ten times
-    faster.
+    The pixel limit for the format is checked on the header before any pixel
+    is decompressed. Large photos are reduced to SCAN_WORK_SIDE on their long
+    side: a barcode that fills a phone photo reads as well at a third of its
+    size, ten times faster. Transparent pixels become white, the paper a code
+    is printed on.
     """
     if not data:
         raise ImageRejected(_("The image is empty."))
@@ -79,24 +106,38 @@ def load_gray(data: bytes) -> np.ndarray:
         raise ImageTooLarge(too_many_bytes())
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > settings.SCAN_MAX_PIXELS:
-                raise ImageTooLarge(
-                    _("The image is %(w)d×%(h)d pixels; at most %(limit)d million pixels are accepted.")
-                    % {"w": width, "h": height, "limit": settings.SCAN_MAX_PIXELS // 1_000_000}
-                )
-            if image.format == "JPEG":
-                # JPEG can decode at 1/2, 1/4 or 1/8 scale directly, far cheaper than full size then resize.
-                image.draft("L", (settings.SCAN_WORK_SIDE, settings.SCAN_WORK_SIDE))
+            # Pillow warns from 89 million pixels on, which a JPEG may have (pixel_limit decides); past twice that
+            # it raises DecompressionBombError, below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+        width, height = image.size
+        limit = pixel_limit(image)
+        if width * height > limit:
+            raise ImageTooLarge(
+                _("The image is %(w)d×%(h)d pixels; at most %(limit)s million pixels are accepted in %(format)s.")
+                % {"w": width, "h": height, "limit": f"{limit / 1_000_000:g}", "format": image.format}
+            )
+        if image.format == "JPEG":
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale directly, far cheaper than full size then resize. The size asked
+            # for keeps the aspect ratio: Pillow picks the largest reduction that stays above it on both sides.
+            scale = min(1.0, settings.SCAN_WORK_SIDE / max(width, height))
+            image.draft("L", (max(1, round(width * scale)), max(1, round(height * scale))))
+        if image.has_transparency_data:
+            # A code drawn on a transparent background has black behind it (what transparent pixels usually store)
+            # unless it is laid on white paper. The full-colour image is let go before the paper is made.
+            alpha = image.getchannel("A") if "A" in image.getbands() else image.convert("LA").getchannel("A")
+            image = image.convert("L")
+            paper = Image.new("L", image.size, 255)
+            paper.paste(image, mask=alpha)
+            image = paper
+        else:
             image = image.convert("L")
     except ImageTooLarge:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         # Pillow's own guard, hit by headers beyond its limits before ours can be read.
         raise ImageTooLarge(
-            _("The image has more than %(limit)d million pixels.") % {"limit": settings.SCAN_MAX_PIXELS // 1_000_000}
+            _("The image has more than %(limit)d million pixels.") % {"limit": 2 * Image.MAX_IMAGE_PIXELS // 1_000_000}
         ) from None
     except UnidentifiedImageError:
         raise ImageRejected(_("The file is not an image this service can read (JPEG, PNG, WebP, BMP, GIF).")) from None
@@ -263,11 +304,15 @@ def decode_gray(
     is_known: Callable[[str], bool] | None = None,
     budget_ms: float | None = None,
 ) -> tuple[list[Code], int]:
-    """Run the cascade on grayscale pixels until a code is confirmed or the CPU time budget is spent.
+    """Run the cascade on grayscale pixels until a product code is confirmed or the CPU time budget is spent.
 
     What confirms a code is in _confirmed(); one read of a code is_known says
-    the catalog carries is enough. Returns the confirmed codes and how many
-    variants were tried.
+    the catalog carries is enough. In a frame or photo, a confirmed code that
+    names no product (a QR code, a Code 128 the catalog does not carry) does
+    not end the search at once: LOOK_FURTHER_VARIANTS more variants look for
+    the barcode beside it.
+    Returns the confirmed codes, the one meant first (scanning.preference),
+    and how many variants were tried.
     """
     budget_ms = settings.SCAN_TIME_BUDGET_MS if budget_ms is None else budget_ms
     # This thread's CPU time, not the wall clock: on a busy server the same image gets the
@@ -277,6 +322,10 @@ def decode_gray(
     known: dict[str, bool] = {}
     tried = 0
     confirmed: list[Code] = []
+    # A QR code beside the barcode is a thing of frames and photos of a pack; an image the size of one code holds
+    # one (and its later variants, enlarged, are the costly ones). Asked for QR codes only, any code is the answer.
+    look_further = max(gray.shape) > FIRST_PASS_SIDE and bool(allowed & PRODUCT_SYMBOLOGIES)
+    stop_after: int | None = None
     for name, image in variants(gray):
         tried += 1
         for engine, read in ENGINES.items():
@@ -288,11 +337,17 @@ def decode_gray(
                 if is_known is not None and checked.code not in known:
                     known[checked.code] = is_known(checked.code)
             confirmed = _confirmed(reads, known)
-            if confirmed:
+            if confirmed and (not look_further or any(_names_a_product(code) for code in confirmed)):
                 return confirmed, tried
-        if (time.thread_time() - started) * 1000 > budget_ms:
+        if confirmed and stop_after is None:
+            stop_after = tried + LOOK_FURTHER_VARIANTS
+        if tried == stop_after or (time.thread_time() - started) * 1000 > budget_ms:
             break
     return confirmed, tried
+
+
+def _names_a_product(code: Code) -> bool:
+    return code.known or preference(code.code, code.symbology) <= 1
 
 
 def _family(symbology: Symbology) -> str:
@@ -301,7 +356,7 @@ def _family(symbology: Symbology) -> str:
 
 
 def _confirmed(reads: dict[tuple[str, Symbology], set[tuple[str, str]]], known: dict[str, bool]) -> list[Code]:
-    """The codes the reads so far make trustworthy.
+    """The codes the reads so far make trustworthy, the one meant first (scanning.preference), then by reads.
 
     zbar and zxing misread differently, so the two engines agreeing is strong
     evidence. One engine on variants of the same image repeats its own
@@ -324,7 +379,7 @@ def _confirmed(reads: dict[tuple[str, Symbology], set[tuple[str, str]]], known: 
         )
         if agreed or known.get(code):
             codes.append(Code(code=code, symbology=symbology, reads=len(sources), known=bool(known.get(code))))
-    return sorted(codes, key=lambda c: -c.reads)
+    return sorted(codes, key=lambda c: (preference(c.code, c.symbology), not c.known, -c.reads))
 
 
 def decode_image(

@@ -114,20 +114,23 @@ def _fields_raw(text: str) -> list[tuple[str, str]]:
     return fields
 
 
+def fields(text: str) -> list[tuple[str, str]]:
+    """The label's (AI, value) fields in their order, read from the printed form, (01)…(10)…, or as a scanner sends
+    it (]C1 01…, variable-length fields ended by GS). Raises InvalidLabel for text that is neither."""
+    text = (text or "").strip().removeprefix("]C1")
+    if not text:
+        raise InvalidLabel(_("Empty label."))
+    return _fields_printed(text) if text.startswith("(") else _fields_raw(text)
+
+
 def parse(text: str) -> CaseLabel:
     """Read a GS1-128 label; raise InvalidLabel saying which field is wrong.
 
     The GTIN's check digit is verified and it is returned in the catalog's stored
     form so that it can be looked up like any scanned barcode.
     """
-    text = (text or "").strip()
-    if text.startswith("]C1"):
-        text = text[3:]
-    if not text:
-        raise InvalidLabel(_("Empty label."))
-    fields = _fields_printed(text) if text.startswith("(") else _fields_raw(text)
     values: dict = {}
-    for ai, value in fields:
+    for ai, value in fields(text):
         if ai in ("01", "02"):
             if "gtin" in values:
                 raise InvalidLabel(_("The label carries more than one GTIN."))

@@ -1,13 +1,13 @@
 """Reads of the catalog shared by the till, the API, the admin and imports."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Case, Q, QuerySet, When
 from django.utils.translation import gettext as _
 
-from catalog import gtin
+from catalog import gs1, gtin
 from catalog.models import Product, ProductBarcode
 from supermarket.money import money, quantity
 
@@ -62,6 +62,18 @@ def _variable_measure(code: str) -> Scan | None:
         raise gtin.InvalidCode(
             _("Scale label %(code)s carries no weight or amount: weigh the item again.") % {"code": code}
         )
+    return scan
+
+
+def case_label_lookup(label: gs1.CaseLabel, *, include_inactive: bool = False) -> Scan:
+    """What a GS1-128 case label holds: its product by the label's GTIN, in the label's count (of the GTIN's pack
+    quantity) or, for goods sold by weight, which are stocked in kg, its net weight (10 birds of 12.5 kg: 12.5).
+    Raises what product_lookup raises."""
+    scan = product_lookup(label.gtin, include_inactive=include_inactive)
+    if label.net_weight_kg is not None and scan.product.sold_by_weight:
+        return replace(scan, quantity=label.net_weight_kg)
+    if label.count is not None:
+        return replace(scan, quantity=scan.quantity * label.count)
     return scan
 
 

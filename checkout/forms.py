@@ -15,8 +15,14 @@ from supermarket.overrides import APPROVAL_PERMISSION
 ZERO = Decimal("0")
 
 
-def _amount(label, required: bool = False) -> forms.DecimalField:
-    return forms.DecimalField(label=label, required=required, max_digits=12, decimal_places=2, min_value=ZERO)
+def _amount(label, required: bool = False, max_digits: int | None = 12) -> forms.DecimalField:
+    return forms.DecimalField(label=label, required=required, max_digits=max_digits, decimal_places=2, min_value=ZERO)
+
+
+def _cash_count(label) -> forms.DecimalField:
+    # No digit limit: the service's upper limit (checkout.services.LARGEST_FLOAT, LARGEST_COUNTED_CASH) refuses a
+    # barcode scanned into the field with a message that names the field and the limit.
+    return _amount(label, required=True, max_digits=None)
 
 
 class RegisterChooseForm(forms.Form):
@@ -26,7 +32,7 @@ class RegisterChooseForm(forms.Form):
 
 
 class ShiftOpenForm(forms.Form):
-    opening_float = _amount(_("Cash float"), required=True)
+    opening_float = _cash_count(_("Cash float"))
 
 
 class ShiftCloseForm(forms.Form):
@@ -37,7 +43,7 @@ class ShiftCloseForm(forms.Form):
             "invalid": _("This page is out of date: open it again."),
         },
     )
-    counted_cash = _amount(_("Counted cash"), required=True)
+    counted_cash = _cash_count(_("Counted cash"))
 
 
 class QuantityForm(forms.Form):

@@ -60,6 +60,9 @@ from supermarket.sql import insert_all
 
 ZERO = Decimal("0")
 LARGEST_NOTE = Decimal("100")  # yuan
+# Past these an amount is a slip of the keys or a barcode scanned into the field, not the cash in a till's drawer.
+LARGEST_FLOAT = Decimal("20000")  # yuan: a float is a few hundred yuan of change, a busy till's a couple of thousand
+LARGEST_COUNTED_CASH = Decimal("1000000")  # yuan: ten thousand ¥100 notes, far past a busy shift's cash takings
 
 
 class NoOpenShift(CheckoutError):
@@ -70,6 +73,20 @@ class NoOpenShift(CheckoutError):
             _("Register %(code)s has no open shift: open a shift before selling.") % {"code": register.code},
             field="register",
         )
+
+
+class CartGone(CheckoutError):
+    """The till's open cart was dropped after the till read it and before a scan's line reached it: by shift_close
+    (which drops an empty basket), or by a payment, cancel or recall in another window."""
+
+    def __init__(self, register: Register, *, shift_closed: bool):
+        if shift_closed:
+            message = _(
+                "The shift on register %(code)s was closed before this scan reached it: open a shift to sell."
+            ) % {"code": register.code}
+        else:
+            message = _("The sale on screen ended in another window before this scan reached it: scan the item again.")
+        super().__init__(message, field="cart")
 
 
 class NotApproved(CheckoutError):
@@ -465,11 +482,17 @@ def sale_return(
 
 @transaction.atomic
 def shift_open(*, register: Register, opening_float: Decimal, user) -> Shift:
-    """Open a shift with a cash float; one open shift per register (the partial unique index decides races)."""
+    """Open a shift with a cash float; one open shift per register (the partial unique index decides races).
+    CheckoutError for a float below zero or above LARGEST_FLOAT."""
     if register.online:
         raise CheckoutError(_("The online register has no cash drawer and needs no shift."), field="register")
     if opening_float < 0:
         raise CheckoutError(_("The cash float cannot be negative."), field="opening_float")
+    if opening_float > LARGEST_FLOAT:
+        raise CheckoutError(
+            _("The cash float cannot be more than ¥%(limit)s: check the amount.") % {"limit": f"{LARGEST_FLOAT:,}"},
+            field="opening_float",
+        )
     try:
         with transaction.atomic():
             return Shift.objects.create(register=register, opening_float=money(opening_float), opened_by=user)
@@ -485,17 +508,26 @@ def shift_close(*, shift: Shift, counted_cash: Decimal, user) -> Shift:
 
     Locks the shift FOR UPDATE, so it waits for sales in flight on it and later sales find it closed. Refused while
     a sale is in progress on the register (its basket has lines): it is paid or cancelled first. An empty basket
-    is dropped, so the next sale starts in the next shift; held sales stay with the register.
+    is dropped, so the next sale starts in the next shift; held sales stay with the register. CheckoutError for
+    counted cash below zero or above LARGEST_COUNTED_CASH.
     """
     # The register's open basket is locked before the shift, as a payment locks them: a scan adding a line meanwhile
     # is seen here or waits (and then finds its basket gone), and a payment in flight finishes first.
     open_carts = Cart.objects.filter(register_id=shift.register_id, status=Cart.Status.OPEN)
     list(open_carts.select_for_update())
-    shift = Shift.objects.select_for_update().select_related("register").get(pk=shift.pk)
+    # The shift's row only: its register's too (as select_related would lock it) deadlocks with cart_recall, which
+    # locks the register's row, then the open basket.
+    shift = Shift.objects.select_for_update(of=("self",)).select_related("register").get(pk=shift.pk)
     if shift.closed_at is not None:
         raise CheckoutError(_("This shift is already closed."), field="shift")
     if counted_cash < 0:
         raise CheckoutError(_("Counted cash cannot be negative."), field="counted_cash")
+    if counted_cash > LARGEST_COUNTED_CASH:
+        raise CheckoutError(
+            _("Counted cash cannot be more than ¥%(limit)s: check the amount.")
+            % {"limit": f"{LARGEST_COUNTED_CASH:,}"},
+            field="counted_cash",
+        )
     if CartLine.objects.filter(cart__in=open_carts).exists():
         raise CheckoutError(
             _("A sale is in progress on this register: pay it or cancel it before closing the shift."), field="cart"
@@ -584,10 +616,19 @@ def cart_scan(*, cart: Cart, scan: Scan) -> tuple[Basket, int]:
     Raises InsufficientStock if the cart would then hold more than is on hand; the change is taken back first, so
     nothing changes. Written optimistically without a transaction (add, read the basket with on-hand, take back if
     over) because that is two round trips for the common case; the sale itself re-checks stock under lock.
-    CheckoutError for a quantity the product cannot be sold in (a weight label on goods sold by the piece).
+    CheckoutError for a quantity the product cannot be sold in (a weight label on goods sold by the piece); CartGone
+    if the cart was dropped since the till read it (the shift closed, or another window ended the sale).
     """
     check_quantity(scan.product, scan.quantity, field="code")
-    line_id = _cart_add(cart, scan)
+    try:
+        line_id = _cart_add(cart, scan)
+    except IntegrityError:
+        # The cart went after the till read it (the line's foreign key is checked as the add commits): asked only
+        # when the add failed, so a scan pays nothing for it.
+        if Cart.objects.filter(pk=cart.pk).exists():
+            raise
+        closed = not Shift.objects.filter(register_id=cart.register_id, closed_at__isnull=True).exists()
+        raise CartGone(cart.register, shift_closed=closed) from None
     after = basket(cart)
     line = next(ln for ln in after.lines if ln.pk == line_id)
     if line.on_hand_after < 0 and not settings.STOCK_ALLOW_NEGATIVE_SALES:

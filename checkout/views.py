@@ -176,6 +176,9 @@ def _add(request: HttpRequest, scan: Scan, started: float | None = None) -> Http
     carts = _carts(request)
     try:
         shown, line_id = services.cart_scan(cart=carts[0], scan=scan)
+    except services.CartGone as exc:  # the shift closed, or another window ended the sale, as the scan came in
+        metrics.scan_recorded(outcome="cart_gone")
+        return _basket_response(request, carts=carts, message=str(exc), state="error", status=422)
     except (InsufficientStock, CheckoutError) as exc:  # short of stock, or a quantity the product is not sold in
         metrics.scan_recorded(outcome="no_stock" if isinstance(exc, InsufficientStock) else "invalid")
         return _basket_response(request, carts=carts, message=str(exc), state="error", status=422)
@@ -344,7 +347,7 @@ def shift_open_view(request: HttpRequest) -> HttpResponse:
         except CheckoutError as exc:
             if open_shift(request.register) is not None:  # opened a moment ago: the button pressed twice
                 return redirect("checkout:till")
-            form.add_error(None, exc.message)
+            _add_service_error(form, exc)
     if form.errors:
         return render(request, "checkout/shift_open.html", {"register": request.register, "form": form}, status=422)
     return redirect("checkout:till")
@@ -363,13 +366,18 @@ def shift_close_view(request: HttpRequest) -> HttpResponse:
             services.shift_close(shift=shift, counted_cash=form.cleaned_data["counted_cash"], user=request.user)
         except CheckoutError as exc:
             if not Shift.objects.filter(pk=shift.pk, closed_at__isnull=False).exists():  # else: its Z-report
-                form.add_error(None, exc.message)
+                _add_service_error(form, exc)
                 return _shift_close_page(request, form, shift)
         return redirect("checkout:shift-report", pk=shift.pk)
     shift = open_shift(request.register)
     if shift is None:
         return redirect("checkout:till")
     return _shift_close_page(request, form if form.is_bound else ShiftCloseForm(initial={"shift": shift.pk}), shift)
+
+
+def _add_service_error(form, exc: CheckoutError) -> None:
+    """The service's refusal, under the field it names if the form has that field (the amount too large)."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def _shift_close_page(request: HttpRequest, form: ShiftCloseForm, shift: Shift) -> HttpResponse:

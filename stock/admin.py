@@ -1,12 +1,15 @@
 import re
+from collections.abc import Iterable
 
 from django.contrib import admin, messages
+from django.contrib.admin import actions as admin_actions
+from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -51,15 +54,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class NumberSearchMixin:
     """Search also finds a document by the number it is shown with (PO000042), in any case, with or without the
-    prefix and leading zeros: the number is made from the id, so no field holds it as text."""
+    prefix and leading zeros: the number is made from the id, so no field holds it as text.
+
+    `numbered_by` adds the numbers of documents it points at, by their prefix and foreign key ({"PO": "order"}: a
+    receipt is found by its order's number). Those need their prefix: a bare number stays the document's own."""
 
     number_prefix: str
+    numbered_by: dict[str, str] = {}
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        number = re.fullmatch(rf"(?:{self.number_prefix})?0*(\d{{1,18}})", search_term.strip(), re.IGNORECASE)
+        term = search_term.strip()
+        number = re.fullmatch(rf"(?:{self.number_prefix})?0*(\d{{1,18}})", term, re.IGNORECASE)
         if number:
             results |= queryset.filter(pk=int(number[1]))
+        for prefix, field in self.numbered_by.items():
+            number = re.fullmatch(rf"{prefix}0*(\d{{1,18}})", term, re.IGNORECASE)
+            if number:
+                results |= queryset.filter(**{f"{field}_id": int(number[1])})
         return results, may_have_duplicates
 
 
@@ -235,13 +247,17 @@ class PurchaseOrderLineInline(admin.TabularInline):
     raw_id_fields = ["product"]
     readonly_fields = ["received_quantity"]
 
-    # The lines are part of their order: whoever may see the order sees them (roles hold no permission on lines).
-    # They change only while the order is a draft; afterwards receiving keeps them.
+    # The lines are part of their order: whoever may see the order sees them, and they are typed with it, by whoever
+    # may add it (obj is None on its add page) or change it (roles hold no permission on lines). They change only
+    # while the order is a draft; afterwards receiving keeps them.
     def has_view_permission(self, request, obj=None):
         return self.admin_site.get_model_admin(PurchaseOrder).has_view_or_change_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        return obj is None or obj.status == PurchaseOrder.Status.DRAFT
+        order_admin = self.admin_site.get_model_admin(PurchaseOrder)
+        if obj is None:
+            return order_admin.has_add_permission(request)
+        return obj.status == PurchaseOrder.Status.DRAFT and order_admin.has_change_permission(request, obj)
 
     has_add_permission = has_change_permission
     has_delete_permission = has_change_permission
@@ -256,7 +272,7 @@ class PurchaseOrderAdmin(NumberSearchMixin, DeleteEachMixin, admin.ModelAdmin):
     list_select_related = ["supplier", "location", "created_by"]
     readonly_fields = ["status", "created_by", "created_at", "sent_at"]
     inlines = [PurchaseOrderLineInline]
-    actions = ["send", "cancel"]
+    actions = ["send", "cancel", "delete_selected"]
 
     # The number is made from the id (PO000042), so it sorts by id; as a bare property its header would be the
     # untranslated "Number".
@@ -274,8 +290,47 @@ class PurchaseOrderAdmin(NumberSearchMixin, DeleteEachMixin, admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+    def has_delete_permission(self, request, obj=None):
+        # A sent order is the record of what was ordered: it is cancelled, and only a draft shows the delete link.
+        may_delete = super().has_delete_permission(request, obj)
+        return may_delete and (obj is None or obj.status == PurchaseOrder.Status.DRAFT)
+
+    def _refuse_all_but_drafts(self, request: HttpRequest, orders: Iterable[PurchaseOrder]) -> bool:
+        """Say why each order that is not a draft cannot be deleted; True if there was one."""
+        refused = False
+        for order in orders:
+            try:
+                purchasing.order_delete_check(order)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                refused = True
+        return refused
+
+    def delete_view(self, request, object_id, extra_context=None):
+        # Django's own answer for an order that may not go is a bare 403: the order's page says why instead, to
+        # whoever may delete orders.
+        order = self.get_object(request, unquote(object_id))
+        if (
+            order is not None
+            and super().has_delete_permission(request, order)
+            and self._refuse_all_but_drafts(request, [order])
+        ):
+            return HttpResponseRedirect(reverse("admin:stock_purchaseorder_change", args=[order.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    # In place of the site's action of the same name, which would say the user may not delete purchase orders at all.
+    @admin.action(description=admin_actions.delete_selected.short_description, permissions=["delete"])
+    def delete_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if self._refuse_all_but_drafts(request, queryset.order_by("pk")):
+            return None
+        return admin_actions.delete_selected(self, request, queryset)
+
     def delete_model(self, request, obj):
-        purchasing.purchase_order_delete(order=obj, user=request.user)
+        # The order may have been sent since the delete page read it: the service refuses it under its row lock.
+        try:
+            purchasing.purchase_order_delete(order=obj, user=request.user)
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from None
 
     def _each(self, request: HttpRequest, queryset: QuerySet, service, done: str) -> None:
         for order in queryset:
@@ -315,6 +370,7 @@ class ReceiptAdmin(NumberSearchMixin, DeleteEachMixin, ReadOnlyAdmin):
     list_display = ["__str__", "order", "supplier", "location", "status", "reason", "created_by", "posted_at"]
     list_filter = ["status", "location"]
     number_prefix = "GR"
+    numbered_by = {"PO": "order"}  # PO000042 finds that order's receipts
     search_fields = ["supplier__name", "reason"]
     list_select_related = ["order", "supplier", "location", "created_by"]
     inlines = [ReceiptLineInline]

@@ -1,3 +1,4 @@
+import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
@@ -7,8 +8,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.models import Category, Supplier
-from catalog.selectors import product_lookup
 from stock.models import CountSession, Location, PurchaseOrder, WriteOff
+from stock.receiving import read_scanned_code
 from stock.transfers import DocumentLine
 
 QUANTITY_FIELD = {"max_digits": 14, "decimal_places": 3}
@@ -85,35 +86,44 @@ class NearExpiryForm(forms.Form):
     )
 
 
+# Lines end at a line break only: str.splitlines() and str.split() also break at the GS1 group separator that a
+# scanner puts inside a raw case label.
+LINE_BREAK = re.compile(r"\r\n|[\r\n]")
+COLUMN_BREAK = re.compile(r"[^\S\x1d]+")
+
+
 class LinesField(forms.CharField):
-    """One line per product: a code and a quantity separated by spaces or a tab, as pasted from a sheet (quantity 1
-    if left out). Inactive products count: delisted goods are still written off and moved."""
+    """One line per product: a code and a quantity separated by spaces or a tab, as pasted from a sheet. A code is
+    read as counting reads a scan (stock.receiving.read_scanned_code): one unit, the pack quantity of a case barcode,
+    the count on a GS1-128 case label or the net weight on a weight label; a quantity counts that many of it (3 with a
+    24-pack case barcode: 72), none one. Lots on a label are not read: lot-tracked goods go by the lot that expires
+    first. Inactive products count: delisted goods are still written off and moved."""
 
     widget = forms.Textarea(attrs={"rows": 6, "placeholder": "6901234567892 12"})
 
     def clean(self, value) -> list[DocumentLine]:
         text = super().clean(value)
         lines, errors = [], []
-        for number, raw in enumerate(text.splitlines(), start=1):
+        for number, raw in enumerate(LINE_BREAK.split(text), start=1):
             if not raw.strip():
                 continue
             # Any whitespace: a tab from a pasted sheet, the full-width space of a Chinese input method.
-            code, *rest = raw.split(None, 1)
-            amount = rest[0].strip() if rest else "1"
+            code, *rest = COLUMN_BREAK.split(raw.strip(), maxsplit=1)
             try:
-                scan = product_lookup(code, include_inactive=True)
-                quantity = Decimal(amount) * scan.quantity
+                product, scanned, _lot, _expiry = read_scanned_code(code)
+            except ValidationError as exc:
+                errors += [_("Line %(n)d: %(error)s") % {"n": number, "error": error} for error in exc.messages]
+                continue
+            try:
+                quantity = Decimal(rest[0]) * scanned if rest else scanned
             except InvalidOperation:
-                errors.append(_("Line %(n)d: %(value)s is not a quantity.") % {"n": number, "value": amount})
+                errors.append(_("Line %(n)d: %(value)s is not a quantity.") % {"n": number, "value": rest[0]})
                 continue
-            except (LookupError, ValueError) as exc:
-                errors.append(_("Line %(n)d: %(error)s") % {"n": number, "error": exc})
-                continue
-            problem = scan.product.quantity_problem(quantity)
+            problem = product.quantity_problem(quantity)
             if problem:
                 errors.append(_("Line %(n)d: %(error)s") % {"n": number, "error": problem})
                 continue
-            lines.append(DocumentLine(scan.product, quantity))
+            lines.append(DocumentLine(product, quantity))
         if errors:
             raise ValidationError(errors)
         if not lines:

@@ -1,4 +1,4 @@
-"""Purchase orders: create, send, cancel, delete, and what is still on order.
+"""Purchase orders: create, send, cancel, delete (drafts only), and what is still on order.
 
 A purchase order changes no stock; receiving it does (stock.receiving).
 Status: draft -> sent -> partially received -> received, or cancelled (the rest of a partly received order
@@ -128,13 +128,33 @@ def purchase_order_cancel(*, order: PurchaseOrder, user=None) -> PurchaseOrder:
     return order
 
 
+def order_delete_check(order: PurchaseOrder) -> None:
+    """ValidationError unless the order is a draft: once sent it is the record of what was ordered from the
+    supplier (and of what came, or did not), so an open one is cancelled instead and a closed one stays."""
+    if order.status == PurchaseOrder.Status.DRAFT:
+        return
+    where = {"order": order, "status": order.get_status_display()}
+    if order.status in PurchaseOrder.OPEN:
+        raise ValidationError(
+            _(
+                "%(order)s is %(status)s: only a draft can be deleted. Cancel it instead, which keeps the record of "
+                "what was ordered."
+            )
+            % where
+        )
+    raise ValidationError(
+        _("%(order)s is %(status)s: only a draft can be deleted, and this order stays as a record.") % where
+    )
+
+
 @transaction.atomic
 def purchase_order_delete(*, order: PurchaseOrder, user=None) -> None:
-    """Delete an order (one with receipts is protected by them). Locks the order row; what it was to bring from
-    replenishment suggestions is suggested again, as when it is cancelled."""
+    """Delete a draft order (order_delete_check raises ValidationError for any other). Locks the order row, so an
+    order sent meanwhile is refused; what the draft was to bring from replenishment suggestions is suggested again,
+    as when it is cancelled."""
     order = _locked(order)
-    if order.status in PurchaseOrder.OPEN:
-        _suggestions_raise_again(order)
+    order_delete_check(order)
+    _suggestions_raise_again(order)
     order.delete()
 
 

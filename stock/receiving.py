@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from catalog import gs1
 from catalog.models import Product, Supplier
-from catalog.selectors import product_lookup
+from catalog.selectors import case_label_lookup, product_lookup
 from catalog.services import product_update
 from stock.models import (
     Location,
@@ -128,24 +128,16 @@ def read_scanned_code(code: str) -> tuple[Product, Decimal, str, date | None]:
     try:
         if gs1.looks_like_label(code):
             label = gs1.parse(code)
-            scan = product_lookup(label.gtin, include_inactive=True)
+            scan = case_label_lookup(label, include_inactive=True)
             lot, expiry = label.lot, label.expiry
-            # Goods sold by weight are stocked in kg: a case of 10 birds weighing 12.5 kg is 12.5, not 10.
-            if label.net_weight_kg is not None and scan.product.sold_by_weight:
-                quantity = label.net_weight_kg
-            elif label.count is not None:
-                quantity = scan.quantity * label.count
-            else:
-                quantity = scan.quantity
         else:
             scan = product_lookup(code, include_inactive=True)
-            quantity = scan.quantity
     except (gs1.InvalidLabel, LookupError, ValueError) as exc:
         # InvalidCode is a ValueError, UnknownCode a LookupError: both carry a message for the clerk.
         raise ValidationError(str(exc)) from None
-    if problem := scan.product.quantity_problem(quantity):
+    if problem := scan.product.quantity_problem(scan.quantity):
         raise ValidationError(_("Code %(code)s: %(problem)s") % {"code": scan.code, "problem": problem})
-    return scan.product, quantity, lot, expiry
+    return scan.product, scan.quantity, lot, expiry
 
 
 def _order_cost(receipt: Receipt, product: Product) -> Decimal:

@@ -35,9 +35,19 @@ LEDGER_LIMIT = Decimal(10**11)  # numeric(14, 3): the level and ledger columns
 
 
 class InsufficientStock(Exception):
-    """A move would take on-hand below zero where that is refused."""
+    """A move would take on-hand below zero where that is refused. `expired` lists the expired lots (with what is
+    left of each) that were not taken: the refusal then says the stock left is the unexpired stock."""
 
-    def __init__(self, *, product: Product, location: Location, available: Decimal, requested: Decimal, lot=None):
+    def __init__(
+        self,
+        *,
+        product: Product,
+        location: Location,
+        available: Decimal,
+        requested: Decimal,
+        lot=None,
+        expired: Sequence[tuple[Lot, Decimal]] = (),
+    ):
         self.product, self.location, self.available, self.requested, self.lot = (
             product,
             location,
@@ -45,27 +55,45 @@ class InsufficientStock(Exception):
             requested,
             lot,
         )
-        super().__init__(
-            _("Not enough stock of %(product)s at %(location)s: %(available)s left, %(requested)s requested.")
-            % {
-                "product": product.name,
-                "location": location.name,
-                "available": quantity_text(available),
-                "requested": quantity_text(requested),
+        self.expired = list(expired)
+        numbers = {
+            "product": product.name,
+            "location": location.name,
+            "available": quantity_text(available),
+            "requested": quantity_text(requested),
+        }
+        if not self.expired:
+            message = (
+                _("Not enough stock of %(product)s at %(location)s: %(available)s left, %(requested)s requested.")
+                % numbers
+            )
+        else:
+            message = _(
+                "Not enough unexpired stock of %(product)s at %(location)s: %(available)s left, %(requested)s "
+                "requested; the rest, %(expired)s, has expired (%(lots)s)."
+            ) % {
+                **numbers,
+                "expired": quantity_text(sum((left for _lot, left in self.expired), Decimal(0))),
+                "lots": "; ".join(
+                    _("lot %(lot)s: %(quantity)s, expired on %(date)s")
+                    % {"lot": lot.code, "quantity": quantity_text(left), "date": lot.expiry_date}
+                    for lot, left in self.expired
+                ),
             }
-        )
+        super().__init__(message)
 
 
 class ExpiredStock(InsufficientStock):
-    """Enough stock is there only if expired lots are sold; refused unless a manager allows it."""
+    """Enough stock is there only if expired lots are taken: refused unless the operation allows it. Only a sale
+    offers a way to (a manager's approval at the till), so only a sale's refusal asks for one."""
 
-    def __init__(self, *, product: Product, location: Location, available: Decimal, requested: Decimal, lots):
-        super().__init__(product=product, location=location, available=available, requested=requested)
-        self.lots = lots
-        self.args = (
-            _("Only expired stock of %(product)s is left at %(location)s (lot %(lots)s): a manager must approve.")
-            % {"product": product.name, "location": location.name, "lots": ", ".join(str(lot) for lot in lots)},
-        )
+    def __init__(self, *, approvable: bool = False, **refusal):
+        super().__init__(**refusal)
+        self.lots = [lot for lot, _left in self.expired]
+        self.approvable = approvable
+        if approvable:
+            approval = _("A manager must approve selling expired stock.")
+            self.args = (f"{self.args[0]} {approval}",)
 
 
 @dataclass(frozen=True)
@@ -175,11 +203,15 @@ def _expiry_order(level: StockLevel) -> tuple:
 
 
 def _allocate_fefo(
-    moves: Sequence[Move], levels: dict[tuple, StockLevel], allow_expired: bool, negative_ok: bool
+    moves: Sequence[Move], levels: dict[tuple, StockLevel], allow_expired: bool, negative_ok: bool, kind: str
 ) -> list[Move]:
     """Split each FEFO move over the product's lots, earliest expiry first; stock without a lot comes last.
 
-    Expired lots are taken only when allow_expired; if they are all that is left, ExpiredStock is raised.
+    Expired lots are taken only when allow_expired. A move the lots cannot cover is refused here, counting every
+    lot it could take (the floor check would see only the stock without a lot): with ExpiredStock if the expired
+    lots left could make up the rest, else with InsufficientStock, naming the expired lots left either way. Where
+    on-hand may go below zero, the stock without a lot takes the rest (ExpiredStock still, if expired lots are left:
+    the goods taken may be the expired ones).
     """
     today = timezone.localdate()
     remaining = {key: level.on_hand for key, level in levels.items()}
@@ -203,24 +235,30 @@ def _allocate_fefo(
                 remaining[key] -= take
                 wanted -= take
         if wanted > 0:
-            expired_left = sum(
-                (remaining[_key(lv.product_id, lv.location_id, lv.lot_id)] for lv in expired), Decimal(0)
-            )
-            # Refused when the expired lots could cover the rest, and when some would be taken past them (a sale
-            # allowed below zero): either way the goods sold may be the expired ones.
+            expired_left = [] if allow_expired else _lots_left(expired, remaining)
             past_zero = negative_ok or move.below_zero
-            if expired and not allow_expired and expired_left > 0 and (expired_left >= wanted or past_zero):
-                raise ExpiredStock(
-                    product=move.product,
-                    location=move.location,
-                    available=-move.quantity - wanted,
-                    requested=-move.quantity,
-                    lots=[lv.lot for lv in expired],
-                )
-            # Not enough: the no-lot row takes the rest, and the usual floor check below refuses it if it must.
+            refusal = {
+                "product": move.product,
+                "location": move.location,
+                "available": -move.quantity - wanted,
+                "requested": -move.quantity,
+                "expired": expired_left,
+            }
+            # Refused when the expired lots could cover the rest, and when some would be taken past them (a sale
+            # allowed below zero): either way the goods moved may be the expired ones.
+            if expired_left and (sum(left for _lot, left in expired_left) >= wanted or past_zero):
+                raise ExpiredStock(**refusal, approvable=kind == MovementKind.SALE)
+            if not past_zero:
+                raise InsufficientStock(**refusal)
             result.append(Move(move.product, move.location, -wanted, None, move.below_zero))
             remaining[_key(move.product.pk, move.location.pk, None)] -= wanted
     return result
+
+
+def _lots_left(levels: Sequence[StockLevel], remaining: dict[tuple, Decimal]) -> list[tuple[Lot, Decimal]]:
+    """The lots of the levels that still hold stock, with what each holds."""
+    left = [(lv.lot, remaining[_key(lv.product_id, lv.location_id, lv.lot_id)]) for lv in levels]
+    return [(lot, quantity) for lot, quantity in left if quantity > 0]
 
 
 def stock_move_batch(
@@ -239,8 +277,9 @@ def stock_move_batch(
 
     Locks every level row involved in primary-key order, takes lot-tracked goods
     from the lot that expires first (expired lots only with allow_expired, else
-    ExpiredStock), refuses the whole batch with InsufficientStock if any level
-    would go below zero (unless allowed: a sale under STOCK_ALLOW_NEGATIVE_SALES,
+    ExpiredStock, which asks for a manager's approval only for a sale), refuses
+    the whole batch with InsufficientStock if any level would go below zero
+    (unless allowed: a sale under STOCK_ALLOW_NEGATIVE_SALES,
     allow_negative=True, or a move's own below_zero), updates all levels in one statement with F(), writes
     one ledger row per move, and opens replenishment suggestions where on-hand
     fell below safety stock. The document's own writes go to the database with the level update and ledger rows,
@@ -276,7 +315,7 @@ def _move_batch(
     negative_ok = _negative_allowed(kind, allow_negative)
     fefo_pairs = {(m.product.pk, m.location.pk) for m in moves if m.takes_fefo}
     levels = _lock_levels(moves)
-    moves = _allocate_fefo(moves, levels, allow_expired, negative_ok)
+    moves = _allocate_fefo(moves, levels, allow_expired, negative_ok, kind)
 
     deltas: dict[int, Decimal] = defaultdict(Decimal)
     movements = []

@@ -46,7 +46,9 @@ class DocumentLine:
     lot: Lot | None = None  # None: lot-tracked goods come from the lot that expires first
 
 
-def _check_lines(lines: Sequence[DocumentLine]) -> None:
+def _checked_lines(lines: Sequence[DocumentLine]) -> list[DocumentLine]:
+    """The lines, checked, with those of the same product (and lot) added into the first: a product entered twice
+    is checked against its stock once, for all that was asked (5 left, 6 requested; not 2 left, 3 requested)."""
     if not lines:
         raise ValidationError(_("Add at least one line."))
     for number, line in enumerate(lines, start=1):
@@ -60,6 +62,13 @@ def _check_lines(lines: Sequence[DocumentLine]) -> None:
                 _("Line %(n)d: lot %(lot)s is not a lot of %(product)s.")
                 % {"n": number, "lot": line.lot.code, "product": line.product.name}
             )
+    merged: dict[tuple, DocumentLine] = {}
+    for line in lines:
+        key = (line.product.pk, line.lot.pk if line.lot else None)
+        first = merged.get(key)
+        quantity = Decimal(line.quantity) + (first.quantity if first else 0)
+        merged[key] = DocumentLine(line.product, quantity, line.lot)
+    return list(merged.values())
 
 
 @transaction.atomic
@@ -78,12 +87,12 @@ def transfer_create(
     first, so that opposite transfers (floor to back and back to floor at once) wait for each other instead
     of deadlocking. The outgoing movements come first (lot-tracked goods from the lot that expires first,
     expired lots refused); the incoming movements then carry exactly the lots that went out (they depend on
-    the outgoing ones, hence two batches). Raises ValidationError for bad lines, InsufficientStock /
+    the outgoing ones, hence two batches). Lines of the same product (and lot) are one line. Raises ValidationError for bad lines, InsufficientStock /
     ExpiredStock if the source lacks the goods, AlreadyPosted for a token used before; nothing is written then.
     """
     if source.pk == destination.pk:
         raise ValidationError(_("A transfer needs two different locations."))
-    _check_lines(lines)
+    lines = _checked_lines(lines)
     transfer = document_create(Transfer, token, source=source, destination=destination, note=note, created_by=user)
     TransferLine.objects.bulk_create(
         TransferLine(transfer=transfer, product=line.product, quantity=line.quantity) for line in lines
@@ -127,7 +136,8 @@ def write_off_create(
 ) -> WriteOff:
     """Take damaged, expired or lost goods off stock with a reason code, valued at their purchase price.
 
-    Expired lots may be written off (that is what the expired reason is for). Raises ValidationError
+    Expired lots may be written off (that is what the expired reason is for). Lines of the same product (and lot)
+    are taken together. Raises ValidationError
     for an unknown reason or bad line, InsufficientStock for more than is there, AlreadyPosted for a
     token used before; nothing is written then.
     """
@@ -136,7 +146,7 @@ def write_off_create(
             _("Unknown write-off reason %(reason)s; use one of: %(reasons)s.")
             % {"reason": reason, "reasons": ", ".join(WriteOff.Reason.values)}
         )
-    _check_lines(lines)
+    lines = _checked_lines(lines)
     write_off = document_create(WriteOff, token, location=location, reason=reason, note=note, created_by=user)
     movements = stock_move_batch(
         moves=[Move(line.product, location, -Decimal(line.quantity), line.lot) for line in lines],

@@ -250,7 +250,11 @@ def count_undo(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(CountSession.objects.select_related("location"), pk=pk)
     entry = None
     if request.POST.get("entry"):
-        entry = get_object_or_404(CountEntry, pk=request.POST["entry"], line__session=session)
+        # The page sends the id of an entry it lists; anything else is an edited page, not a server error.
+        entry_id = posted_id(request.POST["entry"])
+        if entry_id is None:
+            return HttpResponseBadRequest(_("The entry to undo is not valid: reload the page and choose again."))
+        entry = get_object_or_404(CountEntry, pk=entry_id, line__session=session)
     try:
         undone = stocktake.count_undo(session=session, user=request.user, entry=entry)
     except ValidationError as exc:

@@ -296,9 +296,13 @@ DEFAULT_TAX_RATE = Decimal("13.00")
 # Camera scanning (catalog.scanning, pixels in catalog.decoding): refused before decoding when the file or
 # its pixel count (read from the header) is over the limit; large photos are
 # reduced to SCAN_WORK_SIDE on their long side; the decoding cascade stops
-# after SCAN_TIME_BUDGET_MS of CPU time.
+# after SCAN_TIME_BUDGET_MS of CPU time. The pixel limit depends on what decoding costs (catalog.decoding.pixel_limit):
+# SCAN_MAX_PIXELS for images decoded whole (PNG, BMP, GIF, progressive JPEG; WebP a quarter of it), at 3-5 bytes a
+# pixel within a web worker's memory budget; a baseline JPEG, decoded at 1/2-1/8 scale, may have SCAN_MAX_JPEG_PIXELS
+# (at most 178 million, Pillow's own limit).
 SCAN_MAX_BYTES = envint("SCAN_MAX_BYTES", str(8 * 1024 * 1024))
-SCAN_MAX_PIXELS = envint("SCAN_MAX_PIXELS", "40000000")
+SCAN_MAX_PIXELS = envint("SCAN_MAX_PIXELS", "6000000")
+SCAN_MAX_JPEG_PIXELS = envint("SCAN_MAX_JPEG_PIXELS", "120000000")
 SCAN_WORK_SIDE = envint("SCAN_WORK_SIDE", "1600")
 SCAN_TIME_BUDGET_MS = envint("SCAN_TIME_BUDGET_MS", "1500")
 # Product lookups each web worker keeps for the scan path (catalog.cache); about 2 KB each, so 5,000 is ~10 MB.

@@ -1,19 +1,36 @@
 import base64
+import re
 import time
+from datetime import timedelta
 
 import cv2
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.files import uploadhandler
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import Context, Template
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
+from catalog import gs1
 from catalog.scanning import Symbology
 from checkout.models import ApiToken
-from tests.catalog.test_scan_decoding import SAMPLES, decompression_bomb, jpeg, render_code
+from stock.models import CountEntry
+from stock.receiving import receipt_scan, receipt_start
+from stock.stocktake import count_add, count_session_start
+from tests.catalog.test_scan_decoding import (
+    QR_TEXT,
+    SAMPLES,
+    decompression_bomb,
+    in_frame,
+    jpeg,
+    png,
+    render_code,
+    render_gs1_128,
+)
 from tests.factories import ProductBarcodeFactory, ProductFactory, ean13
 
 pytestmark = pytest.mark.django_db
@@ -211,3 +228,88 @@ def test_a_blurred_webcam_frame_is_decoded_through_the_api(client_in):
     frame[200 : 200 + small.shape[0], 300 : 300 + small.shape[1]] = small
     response = upload(client_in, jpeg(cv2.GaussianBlur(frame, (0, 0), 1.2)))
     assert response.status_code == 200 and response.json()["codes"][0]["product"]["id"] == product.pk
+
+
+def test_a_case_label_is_read_and_received_and_counted_like_a_typed_one(client_in, floor):
+    yoghurt = ProductFactory(lot_tracked=True)
+    expiry = timezone.localdate() + timedelta(days=60)
+    # Lot before expiry: zbar ends the lot with the GS character, zxing-cpp prints the AIs in parentheses.
+    raw = f"02{'0' + yoghurt.barcode}10Y-77{gs1.GS}17{expiry:%y%m%d}3712"
+    response = upload(client_in, png(render_gs1_128(raw)))
+    assert response.status_code == 200
+    [found] = response.json()["codes"]
+    assert found["code"] == f"(02)0{yoghurt.barcode}(10)Y-77(17){expiry:%y%m%d}(37)12"
+    assert found["symbology"] == "Code 128" and found["product"]["id"] == yoghurt.pk and found["quantity"] == "12"
+    # What the camera enters is what the receiving and counting pages take typed.
+    receipt = receipt_start(location=floor, reason="walk-in delivery")
+    receipt_scan(receipt=receipt, code=found["code"])
+    line = receipt.lines.get()
+    assert (line.product, line.lot_code, line.expiry_date, line.quantity) == (yoghurt, "Y-77", expiry, 12)
+    count_add(session=count_session_start(location=floor), code=found["code"])
+    assert [(entry.line.product, entry.quantity) for entry in CountEntry.objects.all()] == [(yoghurt, 12)]
+
+
+def test_the_barcode_beside_a_qr_code_comes_first_with_its_product(client_in):
+    product = ProductFactory()
+    # A webcam frame where the large WeChat QR code reads at once and the barcode only in a later variant.
+    frame = in_frame(render_code(Symbology.EAN13, product.barcode), width=300)
+    qr = cv2.resize(render_code(Symbology.QR, QR_TEXT), None, fx=1.5, fy=1.5, interpolation=cv2.INTER_NEAREST)
+    frame[50 : 50 + qr.shape[0], 50 : 50 + qr.shape[1]] = qr
+    codes = upload(client_in, jpeg(frame)).json()["codes"]
+    assert codes[0]["code"] == product.barcode and codes[0]["product"]["id"] == product.pk
+    assert [code["code"] for code in codes[1:]] in ([], [QR_TEXT])
+
+
+@override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=1024)
+def test_an_image_file_is_kept_in_memory_never_written_to_disk(client_in, monkeypatch):
+    written = []
+    monkeypatch.setattr(
+        uploadhandler.TemporaryFileUploadHandler, "new_file", lambda self, *args, **kwargs: written.append(args)
+    )
+    product = ProductFactory()
+    data = image_of(product.barcode)
+    assert len(data) > 1024  # over what Django's default handlers keep in memory
+    response = upload(client_in, data)
+    assert response.status_code == 200 and response.json()["codes"][0]["product"]["id"] == product.pk
+    assert written == []
+
+
+def test_an_image_file_is_kept_in_memory_with_an_api_token_and_with_csrf(user, monkeypatch):
+    monkeypatch.setattr(uploadhandler.TemporaryFileUploadHandler, "new_file", lambda *args, **kwargs: 1 / 0)
+    data = image_of(ProductFactory().barcode)
+    with override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=1024):
+        token = ApiToken.objects.create(user=user)
+        response = Client(enforce_csrf_checks=True).post(
+            URL, {"image": _file(data)}, headers={"Authorization": f"Token {token.key}"}
+        )
+        assert response.status_code == 200
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+        client.get(reverse("admin:login"))
+        csrf = client.cookies["csrftoken"].value
+        assert client.post(URL, {"image": _file(data)}).status_code == 403
+        assert client.post(URL, {"image": _file(data)}, headers={"X-CSRFToken": csrf}).status_code == 200
+
+
+def _padded_data_url(image: bytes, size: int) -> str:
+    # Bytes after a JPEG's end marker are ignored by decoders: the same image at any size.
+    return "data:image/jpeg;base64," + base64.b64encode(image + b"\0" * (size - len(image))).decode()
+
+
+def test_a_data_url_is_refused_at_the_limit_it_states_and_no_sooner(user):
+    client = Client(enforce_csrf_checks=True)  # the CSRF check reads the form first, as in a browser
+    client.force_login(user)
+    client.get(reverse("admin:login"))
+    client_in = Client(enforce_csrf_checks=True, headers={"X-CSRFToken": client.cookies["csrftoken"].value})
+    client_in.cookies = client.cookies
+    product = ProductFactory()
+    image = image_of(product.barcode)
+    refused = client_in.post(URL, {"image": _padded_data_url(image, 4 * 1024 * 1024)})
+    assert refused.status_code == 413
+    stated = re.search(r"at most (\d+) KB", refused.json()["error"])
+    assert stated, refused.json()["error"]
+    limit = int(stated.group(1)) * 1024
+    accepted = client_in.post(URL, {"image": _padded_data_url(image, limit), "symbologies": "EAN-13,UPC-A"})
+    assert accepted.status_code == 200 and accepted.json()["codes"][0]["product"]["id"] == product.pk
+    over = client_in.post(URL, {"image": _padded_data_url(image, limit + 1024)})
+    assert over.status_code == 413 and over.json()["error"] == refused.json()["error"]

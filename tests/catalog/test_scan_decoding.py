@@ -13,7 +13,7 @@ from barcode.writer import ImageWriter
 from django.test import override_settings
 from PIL import Image
 
-from catalog import gtin, scanning
+from catalog import gs1, gtin, scanning
 from catalog.decoding import decode_gray, decode_image, load_gray, rotate
 from catalog.scanning import (
     ImageRejected,
@@ -53,6 +53,31 @@ def render_code(symbology: Symbology, printed: str) -> np.ndarray:
         fmt = zxingcpp.BarcodeFormat.UPCE if symbology is Symbology.UPCE else zxingcpp.BarcodeFormat.QRCode
         gray = np.asarray(zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(printed, fmt), scale=4))
     return cv2.copyMakeBorder(gray, 30, 30, 30, 30, cv2.BORDER_CONSTANT, value=255)
+
+
+def render_gs1_128(data: str) -> np.ndarray:
+    """A GS1-128 case label: data is the raw label (AIs and values, GS after a variable-length field not last)."""
+    buffer = io.BytesIO()
+    barcode_get("gs1_128", data, writer=ImageWriter()).write(
+        buffer, options={"module_width": 0.33, "module_height": 12, "quiet_zone": 3, "dpi": 300, "write_text": False}
+    )
+    gray = np.asarray(Image.open(buffer).convert("L"))
+    return cv2.copyMakeBorder(gray, 30, 30, 30, 30, cv2.BORDER_CONSTANT, value=255)
+
+
+def side_by_side(*images: np.ndarray, gap: int = 60) -> np.ndarray:
+    height = max(image.shape[0] for image in images)
+    padded = [
+        cv2.copyMakeBorder(image, 0, height - image.shape[0], 0, gap, cv2.BORDER_CONSTANT, value=255)
+        for image in images
+    ]
+    return np.hstack(padded)
+
+
+def png(image: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def jpeg(gray: np.ndarray) -> bytes:
@@ -290,3 +315,143 @@ def test_a_strip_of_an_image_is_reduced_to_at_least_a_pixel_across(shape):
 def test_code_128_with_letters_keeps_its_text():
     decoding = decode_image(jpeg(render_code(Symbology.CODE128, "LOT-2026/117")))
     assert [(c.code, c.symbology) for c in decoding.codes] == [("LOT-2026/117", Symbology.CODE128)]
+
+
+# GS1-128 case labels ---------------------------------------------------------------
+
+LABELS = {
+    "GTIN only": ("0109501101530003", "(01)09501101530003"),
+    "GTIN, expiry, lot": ("01095011015300031730123110ABC123", "(01)09501101530003(17)301231(10)ABC123"),
+    "lot before expiry, GS between": (
+        "010950110153000310ABC123" + gs1.GS + "17301231",
+        "(01)09501101530003(10)ABC123(17)301231",
+    ),
+    "items inside and count": ("0209501101530003173012313712", "(02)09501101530003(17)301231(37)12"),
+}
+
+
+@pytest.mark.parametrize("label", list(LABELS))
+def test_a_gs1_128_case_label_is_confirmed_by_both_engines(label):
+    raw, printed = LABELS[label]
+    decoding = decode_image(png(render_gs1_128(raw)))
+    assert [(c.code, c.symbology) for c in decoding.codes] == [(printed, Symbology.CODE128)]
+    assert decoding.variants_tried <= 2
+
+
+@pytest.mark.parametrize(
+    "zbar, zxing",
+    [
+        ("0109501101530003", "(01)09501101530003"),
+        ("01095011015300031730123110ABC123", "(01)09501101530003(17)301231(10)ABC123"),
+        ("010950110153000310ABC123\x1d17301231", "(01)09501101530003(10)ABC123(17)301231"),
+        ("]C10109501101530003\x1d", "(01)09501101530003"),
+    ],
+)
+def test_both_engines_readings_of_one_label_are_the_same_code(zbar, zxing):
+    assert checked_code(zbar, Symbology.CODE128) == checked_code(zxing, Symbology.CODE128)
+    assert checked_code(zbar, Symbology.CODE128).code == zxing
+
+
+def test_a_label_that_is_no_valid_gs1_label_is_not_trusted():
+    assert checked_code("0109501101530004", Symbology.CODE128) is None  # GTIN check digit off
+    assert checked_code("(01)09501101530003(17)301331", Symbology.CODE128) is None  # month 13
+    assert checked_code("LOT\x1d7", Symbology.CODE128) is None  # a control character in a plain Code 128
+
+
+# Several codes in one image ----------------------------------------------------------
+
+QR_TEXT = "https://weixin.qq.com/r/abcdefg"
+
+
+def _scripted_engines(monkeypatch, zbar=(), zxing=()):
+    """Engines returning scripted (text, symbology) reads, one list per variant, then nothing."""
+    scripts = {"zbar": iter(zbar), "zxing": iter(zxing)}
+    engines = {name: (lambda image, allowed, it=it: next(it, [])) for name, it in scripts.items()}
+    monkeypatch.setattr("catalog.decoding.ENGINES", engines)
+
+
+FRAME = np.full((720, 1280), 255, np.uint8)
+
+
+def test_a_qr_code_read_first_in_a_frame_does_not_end_the_search_for_the_barcode(monkeypatch):
+    qr, ean = (QR_TEXT, Symbology.QR), (X, Symbology.EAN13)
+    _scripted_engines(monkeypatch, zbar=[[qr], [], [], [ean]], zxing=[[qr], [], [], [ean]])
+    codes, tried = decode_gray(FRAME)
+    assert [c.code for c in codes] == [X, QR_TEXT] and tried == 4
+
+
+def test_a_qr_code_alone_ends_the_search_a_few_variants_later(monkeypatch):
+    from catalog.decoding import LOOK_FURTHER_VARIANTS
+
+    qr = (QR_TEXT, Symbology.QR)
+    _scripted_engines(monkeypatch, zbar=[[qr]], zxing=[[qr]])
+    codes, tried = decode_gray(FRAME)
+    assert [c.code for c in codes] == [QR_TEXT] and tried == 1 + LOOK_FURTHER_VARIANTS
+    # Asked for QR codes only, the first one is the answer; and an image the size of one code holds one.
+    _scripted_engines(monkeypatch, zbar=[[qr]], zxing=[[qr]])
+    assert decode_gray(FRAME, allowed=frozenset({Symbology.QR}))[1] == 1
+    _scripted_engines(monkeypatch, zbar=[[qr]], zxing=[[qr]])
+    assert decode_gray(BLANK)[1] == 1
+
+
+def test_a_barcode_beside_a_qr_code_comes_first():
+    printed, stored = SAMPLES[Symbology.EAN13]
+    for image in (
+        side_by_side(render_code(Symbology.QR, QR_TEXT), render_code(Symbology.EAN13, printed)),
+        side_by_side(render_code(Symbology.EAN13, printed), render_code(Symbology.QR, QR_TEXT)),
+    ):
+        assert [c.code for c in decode_image(jpeg(image)).codes][0] == stored
+
+
+# Pixel limits per format and transparency -------------------------------------------
+
+
+def _encoded(size: tuple[int, int], fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", size, 230).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@override_settings(SCAN_MAX_PIXELS=1_000_000, SCAN_MAX_JPEG_PIXELS=4_000_000)
+def test_the_pixel_limit_depends_on_what_decoding_the_format_costs():
+    size = (1500, 1000)  # 1.5 million pixels
+    assert load_gray(_encoded(size, "JPEG")).shape == (1000, 1500)  # decoded at reduced scale where needed
+    for fmt, options in [("PNG", {}), ("GIF", {}), ("BMP", {}), ("JPEG", {"progressive": True})]:
+        with pytest.raises(ImageTooLarge, match=f"1500×1000 pixels; at most 1 million pixels are accepted in {fmt}"):
+            load_gray(_encoded(size, fmt, **options))
+    # Pillow decodes WebP at several times the memory a pixel: a quarter of the limit.
+    with pytest.raises(ImageTooLarge, match="at most 0.25 million"):
+        load_gray(_encoded((600, 500), "WEBP"))
+
+
+def test_a_40_megapixel_rgba_png_is_refused_from_its_header():
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 6320, 6320, 8, 6, 0, 0, 0)  # 8-bit RGBA: 160 MB once decoded
+    data = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    )
+    with pytest.raises(ImageTooLarge, match="6320×6320"):
+        decode_image(data)
+
+
+def test_a_50_megapixel_phone_jpeg_is_decoded_at_reduced_scale():
+    printed, stored = SAMPLES[Symbology.EAN13]
+    label = Image.fromarray(render_code(Symbology.EAN13, printed))
+    photo = Image.new("L", (8160, 6144), 225)
+    photo.paste(label.resize((label.width * 5, label.height * 5)), (2500, 2000))
+    data = io.BytesIO()
+    photo.save(data, "JPEG", quality=85)
+    del photo
+    assert [c.code for c in decode_image(data.getvalue()).codes] == [stored]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_a_code_on_a_transparent_background_is_read(mode):
+    printed, stored = SAMPLES[Symbology.EAN13]
+    bars = render_code(Symbology.EAN13, printed)
+    # Opaque black bars, a fully transparent background whose stored colour is black, as drawing programs save it.
+    pixels = np.zeros((*bars.shape, len(mode)), np.uint8)
+    pixels[..., -1] = 255 - bars
+    assert [c.code for c in decode_image(png(pixels, mode)).codes] == [stored]

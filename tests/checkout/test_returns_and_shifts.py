@@ -183,6 +183,38 @@ def test_a_close_sent_again_shows_the_z_report_and_never_closes_the_next_shift(c
     assert following.closed_at is None
 
 
+@pytest.mark.parametrize("typed", ["6901234567892", "69012345", "20000.01"])  # EAN-13 and EAN-8 barcodes, a fen over
+def test_a_cash_float_past_the_limit_is_refused_naming_the_field_and_the_limit(client, register, cashier, typed):
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    response = client.post("/checkout/shift/open/", {"opening_float": typed})
+    assert response.status_code == 422
+    errors = response.context["form"].errors
+    assert errors == {"opening_float": ["The cash float cannot be more than ¥20,000: check the amount."]}
+    assert not Shift.objects.exists()
+    with pytest.raises(CheckoutError, match="more than ¥20,000") as refused:
+        shift_open(register=register, opening_float=Decimal(typed), user=cashier)
+    assert refused.value.field == "opening_float"
+    assert client.post("/checkout/shift/open/", {"opening_float": "20000"}).url == "/checkout/"
+
+
+@pytest.mark.parametrize("typed", ["6901234567892", "1000000.01"])
+def test_counted_cash_past_the_limit_is_refused_and_the_shift_stays_open(client, register, shift, cashier, typed):
+    client.force_login(cashier)
+    client.post("/checkout/register/", {"register": register.pk})
+    response = client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": typed})
+    assert response.status_code == 422
+    errors = response.context["form"].errors
+    assert errors == {"counted_cash": ["Counted cash cannot be more than ¥1,000,000: check the amount."]}
+    with pytest.raises(CheckoutError, match="more than ¥1,000,000") as refused:
+        shift_close(shift=shift, counted_cash=Decimal(typed), user=cashier)
+    assert refused.value.field == "counted_cash"
+    shift.refresh_from_db()
+    assert shift.closed_at is None
+    closed = client.post("/checkout/shift/close/", {"shift": shift.pk, "counted_cash": "1000000"})
+    assert closed.url == f"/checkout/shifts/{shift.pk}/"
+
+
 def test_opening_a_shift_twice_goes_to_the_till(client, register, cashier):
     client.force_login(cashier)
     client.post("/checkout/register/", {"register": register.pk})

@@ -1,10 +1,25 @@
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from stock.models import MovementKind, PurchaseOrder, Receipt, ReplenishmentSuggestion, StockMovement, WriteOff
-from stock.purchasing import OrderLine, purchase_order_cancel, purchase_order_create, purchase_order_send
+from stock.models import (
+    MovementKind,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReplenishmentSuggestion,
+    StockMovement,
+    WriteOff,
+)
+from stock.purchasing import (
+    OrderLine,
+    purchase_order_cancel,
+    purchase_order_create,
+    purchase_order_delete,
+    purchase_order_send,
+)
 from stock.receiving import receipt_post, receipt_scan, receipt_start
 from stock.replenishment import open_suggestions, suggestions_order
 from stock.services import Move, stock_move_batch
@@ -201,3 +216,191 @@ def test_a_draft_posted_meanwhile_is_not_deleted(rf, floor, django_user_model):
     with pytest.raises(PermissionDenied):
         admin.site.get_model_admin(Receipt).delete_model(request, stale)
     assert Receipt.objects.filter(pk=receipt.pk).exists()
+
+
+# E. Only a draft order is deleted -------------------------------------------------------------------------
+
+
+def orders_in_every_status_but_draft(floor) -> dict[str, PurchaseOrder]:
+    supplier = SupplierFactory()
+    products = [ProductFactory(supplier=supplier) for _ in range(2)]
+    orders = {}
+    for status in ("sent", "partial", "received", "cancelled", "cancelled_after_partial"):
+        order = purchase_order_create(
+            supplier=supplier, lines=[OrderLine(product, Decimal(2)) for product in products], location=floor
+        )
+        purchase_order_send(order=order)
+        if status in ("partial", "received", "cancelled_after_partial"):
+            receipt = receipt_start(order=order)
+            for product in products if status == "received" else products[:1]:
+                for _ in range(2):
+                    receipt_scan(receipt=receipt, code=product.barcode)
+            receipt_post(receipt=receipt)
+        if status.startswith("cancelled"):
+            purchase_order_cancel(order=order)
+        orders[status] = PurchaseOrder.objects.get(pk=order.pk)
+    return orders
+
+
+def test_the_service_deletes_no_order_but_a_draft_and_says_to_cancel_an_open_one(floor):
+    orders = orders_in_every_status_but_draft(floor)
+    assert {name: order.status for name, order in orders.items()} == {
+        "sent": "sent",
+        "partial": "partial",
+        "received": "received",
+        "cancelled": "cancelled",
+        "cancelled_after_partial": "cancelled",
+    }
+    for name, order in orders.items():
+        with pytest.raises(ValidationError) as refused:
+            purchase_order_delete(order=order)
+        message = " ".join(refused.value.messages)
+        assert f"{order.number} is {order.get_status_display()}: only a draft can be deleted" in message, name
+        assert ("Cancel it instead" in message) == (name in ("sent", "partial")), name
+    assert PurchaseOrder.objects.count() == 5 and PurchaseOrderLine.objects.count() == 10
+
+
+def test_a_manager_cannot_delete_a_sent_order_in_the_admin_and_is_told_to_cancel_it(login, floor):
+    product = ProductFactory(safety_stock=Decimal(5))
+    order = ordered_from_suggestions(floor, product)
+    purchase_order_send(order=order)
+    manager = login(MANAGER)
+    change = reverse("admin:stock_purchaseorder_change", args=[order.pk])
+    assert manager.get(change).context["has_delete_permission"] is False
+
+    delete = reverse("admin:stock_purchaseorder_delete", args=[order.pk])
+    for response in (manager.get(delete, follow=True), manager.post(delete, {"post": "yes"}, follow=True)):
+        assert response.redirect_chain == [(change, 302)]
+        [message] = response.context["messages"]
+        assert message.level_tag == "error" and "only a draft can be deleted. Cancel it instead" in message.message
+    assert PurchaseOrder.objects.get(pk=order.pk).lines.count() == 1
+    assert not open_suggestions().exists()  # it is still on order
+
+
+def test_deleting_selected_orders_with_a_sent_or_cancelled_one_deletes_none(login, floor):
+    supplier = SupplierFactory()
+    drafts = [
+        purchase_order_create(supplier=supplier, lines=[OrderLine(ProductFactory(supplier=supplier), Decimal(2))])
+        for _ in range(3)
+    ]
+    purchase_order_send(order=drafts[1])
+    purchase_order_cancel(order=drafts[2])
+    manager = login(MANAGER)
+    url = reverse("admin:stock_purchaseorder_changelist")
+    selected = [order.pk for order in drafts]
+    for data in ({}, {"post": "yes"}):  # the confirmation page, and the confirmed deletion
+        response = manager.post(url, {"action": "delete_selected", "_selected_action": selected, **data}, follow=True)
+        assert response.redirect_chain == [(url, 302)]
+        errors = [m.message for m in response.context["messages"] if m.level_tag == "error"]
+        assert errors == [
+            f"{drafts[1].number} is sent: only a draft can be deleted. Cancel it instead, which keeps the record of "
+            "what was ordered.",
+            f"{drafts[2].number} is cancelled: only a draft can be deleted, and this order stays as a record.",
+        ]
+    assert PurchaseOrder.objects.count() == 3
+
+    response = manager.post(url, {"action": "delete_selected", "_selected_action": [drafts[0].pk], "post": "yes"})
+    assert response.status_code == 302
+    assert set(PurchaseOrder.objects.values_list("pk", flat=True)) == {drafts[1].pk, drafts[2].pk}
+
+
+def test_an_order_sent_after_the_delete_page_opened_is_not_deleted(rf, floor, django_user_model):
+    from django.contrib import admin
+    from django.core.exceptions import PermissionDenied
+
+    product = ProductFactory()
+    order = purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(2))], location=floor)
+    stale = PurchaseOrder.objects.get(pk=order.pk)  # read as a draft by the delete page
+    purchase_order_send(order=order)
+    request = rf.post("/")
+    request.user = django_user_model.objects.create_superuser("boss", password="x")
+    with pytest.raises(PermissionDenied, match="Cancel it instead"):
+        admin.site.get_model_admin(PurchaseOrder).delete_model(request, stale)
+    assert PurchaseOrder.objects.filter(pk=order.pk).exists()
+
+
+# F. A receipt found by its order's number -----------------------------------------------------------------
+
+
+def test_receipt_admin_finds_the_receipts_of_an_order_by_its_number(admin_client, floor):
+    supplier = SupplierFactory(name="供应商 甲")
+    product = ProductFactory(supplier=supplier)
+    orders = []
+    for _ in range(2):
+        order = purchase_order_create(supplier=supplier, lines=[OrderLine(product, Decimal(5))], location=floor)
+        purchase_order_send(order=order)
+        orders.append(order)
+    first = receipt_start(order=orders[0])
+    receipt_scan(receipt=first, code=product.barcode)
+    receipt_post(receipt=first)
+    second = receipt_start(order=orders[0])  # the rest, delivered later
+    other = receipt_start(order=orders[1])
+    direct = receipt_start(location=floor, reason="样品")
+    url = reverse("admin:stock_receipt_changelist")
+
+    def found(term: str) -> set[Receipt]:
+        return set(admin_client.get(url, {"q": term}).context["cl"].result_list)
+
+    number = orders[0].number
+    for term in (number, number.lower(), f" PO{orders[0].pk} "):
+        assert found(term) == {first, second}, term
+    assert found(orders[1].number) == {other}
+    # Without the prefix a number is the receipt's own, as before.
+    assert found(str(orders[0].pk)) == {r for r in (first, second, other, direct) if r.pk == orders[0].pk}
+    assert found(str(direct)) == {direct}
+    assert found(f"PO{orders[1].pk + 1000}") == set()
+
+
+# G. The lines of a draft follow the user's permission on its order ----------------------------------------
+
+
+def line_permissions(rf, user, order: PurchaseOrder | None) -> tuple[bool, bool, bool, bool]:
+    from django.contrib import admin
+
+    request = rf.get("/")
+    request.user = user
+    [inline] = admin.site.get_model_admin(PurchaseOrder).get_inline_instances(request, order)
+    return (
+        inline.has_view_permission(request, order),
+        inline.has_add_permission(request, order),
+        inline.has_change_permission(request, order),
+        inline.has_delete_permission(request, order),
+    )
+
+
+def test_a_user_who_may_only_view_orders_cannot_change_the_lines_of_a_draft(rf, client, django_user_model, floor):
+    from django.contrib.auth.models import Permission
+
+    product = ProductFactory(name="酱油")
+    draft = purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(12))], location=floor)
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="stock", codename="view_purchaseorder")
+    )
+    viewer = django_user_model.objects.get(pk=viewer.pk)
+    assert line_permissions(rf, viewer, draft) == (True, False, False, False)
+
+    client.force_login(viewer)
+    url = reverse("admin:stock_purchaseorder_change", args=[draft.pk])
+    page = client.get(url)
+    [lines] = page.context["inline_admin_formsets"]
+    assert (lines.has_add_permission, lines.has_change_permission, lines.has_delete_permission) == (False,) * 3
+    assert "酱油" in page.content.decode() and 'name="lines-0-quantity"' not in page.content.decode()
+    management = lines.formset.management_form
+    data = {management.add_prefix(name): management[name].value() for name in management.fields}
+    data.update({"lines-0-id": draft.lines.get().pk, "lines-0-quantity": "99", "lines-0-DELETE": "on"})
+    assert client.post(url, data).status_code == 403
+    assert draft.lines.get().quantity == 12
+
+
+@pytest.mark.parametrize("role", [BUYER, MANAGER])
+def test_buyers_and_managers_keep_editing_the_lines_of_drafts_only(rf, django_user_model, floor, role):
+    user = django_user_model.objects.create_user(role.lower(), password="x")
+    user_set_role(user=user, role=role)
+    user = django_user_model.objects.get(pk=user.pk)
+    product = ProductFactory()
+    order = purchase_order_create(supplier=product.supplier, lines=[OrderLine(product, Decimal(12))], location=floor)
+    assert line_permissions(rf, user, None) == (True, True, True, True)  # the add page
+    assert line_permissions(rf, user, order) == (True, True, True, True)
+    sent = purchase_order_send(order=order)
+    assert line_permissions(rf, user, sent) == (True, False, False, False)
