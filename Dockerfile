@@ -13,7 +13,8 @@ COPY . .
 RUN DEBUG=false python manage.py collectstatic --noinput --verbosity 0 \
     && python manage.py compilemessages --ignore .venv --verbosity 0
 
-RUN useradd --system --home /app supermarket && mkdir -p /app/var && chown supermarket /app/var
+# var/media exists in the image so that the compose volume mounted there starts owned by the app user.
+RUN useradd --system --home /app supermarket && mkdir -p /app/var/media && chown -R supermarket /app/var
 USER supermarket
 EXPOSE 8000
 CMD ["gunicorn", "-c", "supermarket/gunicorn.conf.py", "supermarket.wsgi"]

@@ -1,8 +1,10 @@
+from collections.abc import Iterable
 from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +25,7 @@ from catalog.imports import uploads
 from catalog.imports.forms import CatalogImportForm
 from catalog.models import Category, Product, ProductBarcode, Supplier
 from catalog.resources import LabelledExportForm, ProductResource, xlsx_number_formats
+from catalog.selectors import category_paths, category_paths_attach, product_barcode_changes
 from stock.selectors import lot_stock_exists, on_hand_subquery
 from supermarket.admin import HistoryAdmin
 from supermarket.jobs import JobsUnavailable
@@ -41,6 +44,28 @@ class BelowSafetyStockFilter(admin.SimpleListFilter):
         if self.value() == "below":
             return queryset.filter(safety_stock__gt=0, total_on_hand__lt=F("safety_stock"))
         return queryset
+
+
+class CategoryPathFilter(admin.RelatedFieldListFilter):
+    """The category filter, its choices named and sorted by path ("饮料 / 碳酸饮料"), all read in one query."""
+
+    def field_choices(self, field, request, model_admin):
+        return sorted(category_paths().items(), key=lambda choice: choice[1])
+
+
+class CategoryPathsMixin:
+    """A change list whose rows name categories reads the paths of all of them in one query
+    (catalog.selectors.category_paths_attach), where each category's str() would walk up its parents: its rows
+    whether paged, on a single page or all shown (the last two never go through the paginator)."""
+
+    def shown_categories(self, obj) -> Iterable[Category | None]:
+        raise NotImplementedError
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # This evaluates the rows' queryset, whose result cache the page is then rendered from.
+        category_paths_attach(category for obj in changelist.result_list for category in self.shown_categories(obj))
+        return changelist
 
 
 class ProductBarcodeForm(forms.ModelForm):
@@ -124,7 +149,7 @@ class ProductAdminForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportExportMixin, HistoryAdmin):
+class ProductAdmin(CategoryPathsMixin, ImportExportMixin, HistoryAdmin):
     form = ProductAdminForm
     list_display = [
         "barcode",
@@ -137,13 +162,14 @@ class ProductAdmin(ImportExportMixin, HistoryAdmin):
         "safety_stock",
         "active",
     ]
-    list_filter = [BelowSafetyStockFilter, "active", "unit", "category", "supplier"]
+    list_filter = [BelowSafetyStockFilter, "active", "unit", ("category", CategoryPathFilter), "supplier"]
     search_fields = ["barcode", "store_code", "name", "name_en", "barcodes__barcode"]
-    list_select_related = ["category", "category__parent", "supplier"]
+    list_select_related = ["category", "supplier"]
     autocomplete_fields = ["category", "supplier"]
     inlines = [ProductBarcodeInline]
     list_per_page = 50
     history_list_display = ["selling_price", "purchase_price"]
+    object_history_template = "admin/catalog/product/object_history.html"  # with its extra barcodes' changes
     # Export of the filtered list to CSV (with BOM, so that Excel reads the Chinese) and XLSX.
     resource_classes = [ProductResource]
     export_form_class = LabelledExportForm
@@ -153,6 +179,14 @@ class ProductAdmin(ImportExportMixin, HistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(total_on_hand=on_hand_subquery())
+
+    def shown_categories(self, obj: Product) -> Iterable[Category]:
+        return [obj.category]
+
+    def history_view(self, request, object_id, extra_context=None):
+        # An extra barcode's pack quantity is what the till charges for a case: its changes belong with the prices'.
+        changes = product_barcode_changes(int(object_id)) if str(object_id).isdigit() else []
+        return super().history_view(request, object_id, {**(extra_context or {}), "barcode_changes": changes})
 
     def get_list_display(self, request):
         # The link leads to a manager's page: shown to those who may open it.
@@ -304,11 +338,29 @@ class ProductAdmin(ImportExportMixin, HistoryAdmin):
         return response
 
 
+class CategoryPathPaginator(Paginator):
+    """Pages of categories (and their parents, selected with them) named by path, read once per page."""
+
+    def _get_page(self, object_list, *args, **kwargs):
+        categories = list(object_list)
+        category_paths_attach([*categories, *(category.parent for category in categories)])
+        return super()._get_page(categories, *args, **kwargs)
+
+
 @admin.register(Category)
-class CategoryAdmin(HistoryAdmin):
+class CategoryAdmin(CategoryPathsMixin, HistoryAdmin):
     list_display = ["name", "name_en", "parent"]
     search_fields = ["name", "name_en"]
-    list_select_related = ["parent"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("parent")  # the parent column, named by its path
+
+    def shown_categories(self, obj: Category) -> Iterable[Category | None]:
+        return [obj, obj.parent]
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        # For the autocomplete, whose results are a page and never a change list.
+        return CategoryPathPaginator(queryset, per_page, orphans, allow_empty_first_page)
 
 
 @admin.register(Supplier)

@@ -45,7 +45,13 @@ class Category(models.Model):
             ),
         ]
 
+    # The full path, set on the categories of a whole list at once by catalog.selectors.category_paths_attach (one
+    # query, whatever the depth). Without it str() walks up the parents, a query per level.
+    known_path: str | None = None
+
     def __str__(self):
+        if self.known_path is not None:
+            return self.known_path
         return f"{self.parent} / {self.name}" if self.parent_id else self.name
 
     def clean(self):

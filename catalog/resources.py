@@ -6,19 +6,16 @@ catalog.imports (all or nothing, in bulk, with history), not through these
 resources' per-row import.
 """
 
+from functools import cached_property
 from io import BytesIO
 
 from django.utils.text import capfirst
-from django.utils.translation import gettext_noop
 from import_export import fields, resources, widgets
 from import_export.forms import SelectableFieldsExportForm
 
 from catalog.models import Category, Product, Supplier
+from catalog.selectors import category_paths
 from stock.models import Location, Lot, StockLevel
-
-# django-import-export's export page shows this from its own catalog, which has no Chinese for it; named here so
-# that the project's catalog carries the translation.
-gettext_noop("Select all")
 
 # A cell starting with one of these is run as a formula by Excel and LibreOffice
 # (=HYPERLINK(...), +cmd|..., -2+3, @SUM): OWASP's "CSV injection".
@@ -109,11 +106,16 @@ class ProductResource(SpreadsheetSafeResource):
     XLSX_NUMBER_FORMATS = {"purchase_price": "0.0000", "selling_price": "0.00"}
 
     def get_queryset(self):
-        return Product.objects.select_related("category__parent", "supplier")
+        return Product.objects.select_related("supplier")
+
+    @cached_property
+    def category_paths(self) -> dict[int, str]:
+        # Read on the first row, in one query whatever the depth: the admin makes a resource for each export.
+        return category_paths()
 
     def dehydrate_category(self, product: Product) -> str:
         # The full path, as the import reads it: "饮料 / 碳酸饮料".
-        return str(product.category)
+        return self.category_paths[product.category_id]
 
 
 class StockLevelResource(SpreadsheetSafeResource):

@@ -1,6 +1,8 @@
 """Reads of the catalog shared by the till, the API, the admin and imports."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -8,7 +10,7 @@ from django.db.models import Case, Q, QuerySet, When
 from django.utils.translation import gettext as _
 
 from catalog import gs1, gtin
-from catalog.models import Product, ProductBarcode
+from catalog.models import Category, Product, ProductBarcode
 from supermarket.money import money, quantity
 
 
@@ -118,3 +120,94 @@ def product_search(text: str, *, limit: int = 20) -> QuerySet[Product]:
         .filter(Q(name__icontains=text) | Q(name_en__icontains=text) | Q(store_code__iexact=text))
         .order_by("name")[:limit]
     )
+
+
+def product_ids_matching(text: str) -> list[int]:
+    """Ids of the products that `text` names, in one query: by a code they carry (main barcode, extra barcode or store
+    code, compared in the stored form, so a UPC-A typed with 12 digits finds its 13-digit barcode; each an index
+    lookup) or by part of their name or English name (a scan of the product table, not of what refers to it).
+
+    Lists of rows that refer to products (the ledger, stock levels) filter by these ids: matching the text over
+    their join with products would read every row."""
+    text = text.strip()
+    products = Product.objects.order_by()
+    ids = products.filter(Q(name__icontains=text) | Q(name_en__icontains=text)).values_list("pk", flat=True)
+    try:
+        code = gtin.normalize(text)
+    except gtin.InvalidCode:
+        return list(ids)
+    coded = products.filter(Q(barcode=code) | Q(store_code=code)).values_list("pk", flat=True)
+    extra = ProductBarcode.objects.filter(barcode=code).values_list("product_id", flat=True)
+    return list(ids.union(coded, extra).order_by())  # unordered: a union would take Product's order by name
+
+
+def category_paths() -> dict[int, str]:
+    """Every category's full path as Category.__str__ writes it ("饮料 / 其他"), in one query, whatever the depth.
+
+    Lists name categories by path: leaf names repeat ("饮料 / 其他", "零食 / 其他").
+    """
+    categories = {pk: (name, parent_id) for pk, name, parent_id in Category.objects.values_list("pk", "name", "parent")}
+    paths: dict[int, str] = {}
+
+    def path(pk: int) -> str:
+        if pk not in paths:
+            name, parent_id = categories[pk]
+            paths[pk] = f"{path(parent_id)} / {name}" if parent_id else name
+        return paths[pk]
+
+    for pk in categories:
+        path(pk)
+    return paths
+
+
+def category_paths_attach(categories: Iterable[Category | None]) -> None:
+    """Give these categories their paths (Category.known_path) from category_paths(): one query for a whole list,
+    where str() would walk up each category's parents, a query per level. Categories that have theirs, and None
+    (no parent), are skipped; with none left there is no query."""
+    pending = [category for category in categories if category is not None and category.known_path is None]
+    if pending:
+        paths = category_paths()
+        for category in pending:
+            category.known_path = paths[category.pk]
+
+
+@dataclass(frozen=True)
+class BarcodeChange:
+    """One change of a product's extra barcodes, as its history page shows it."""
+
+    date: datetime
+    user: object | None
+    barcode: str
+    kind: str  # simple-history's history_type: "+" added, "~" changed, "-" removed
+    pack_quantity: int  # after an addition or a change, before a removal
+    fields: list[tuple[str, object, object]]  # a change's fields: verbose name, old value, new value
+
+
+def product_barcode_changes(product_id: int) -> list[BarcodeChange]:
+    """Additions, changes and removals of a product's extra barcodes, newest first, with who made them, from
+    their history (one query). A save that changed nothing is left out."""
+    records = (
+        ProductBarcode.history.filter(product_id=product_id)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    changes, previous = [], {}
+    for record in records:
+        before, previous[record.id] = previous.get(record.id), record
+        fields = []
+        if record.history_type == "~" and before is not None:
+            delta = record.diff_against(before, included_fields=["barcode", "pack_quantity"])
+            fields = [(ProductBarcode._meta.get_field(c.field).verbose_name, c.old, c.new) for c in delta.changes]
+            if not fields:
+                continue
+        changes.append(
+            BarcodeChange(
+                date=record.history_date,
+                user=record.history_user,
+                barcode=record.barcode,
+                kind=record.history_type,
+                pack_quantity=record.pack_quantity,
+                fields=fields,
+            )
+        )
+    return changes[::-1]

@@ -1,10 +1,13 @@
+import uuid
+
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from checkout.models import ApiToken, Payment, Promotion, Refund, Register, Return, ReturnLine, Sale, SaleLine, Shift
-from supermarket.admin import HistoryAdmin
+from supermarket.admin import HistoryAdmin, ReadOnlyAdmin
 
 
 @admin.register(Register)
@@ -19,18 +22,17 @@ class ReadOnlyInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
 
-class DocumentAdmin(admin.ModelAdmin):
-    """Shifts, sales and returns are written by checkout.services only; here they are looked at, never changed."""
+
+class DocumentAdmin(ReadOnlyAdmin):
+    """Shifts, sales and returns with their lines and money are financial records written by checkout.services
+    only: here they are looked at, never added, changed or deleted, not even by a superuser."""
 
     def get_readonly_fields(self, request, obj=None):
+        # Every field, those the model form leaves out (editable=False) included.
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Shift)
@@ -41,7 +43,18 @@ class ShiftAdmin(DocumentAdmin):
 
 class SaleLineInline(ReadOnlyInline):
     model = SaleLine
-    readonly_fields = ["position", "product", "code", "quantity", "unit_price", "amount", "tax", "cost"]
+    readonly_fields = [
+        "position",
+        "product",
+        "code",
+        "quantity",
+        "unit_price",
+        "amount",
+        "saving",
+        "promotion",
+        "tax",
+        "cost",
+    ]
 
 
 class PaymentInline(ReadOnlyInline):
@@ -52,10 +65,26 @@ class PaymentInline(ReadOnlyInline):
 @admin.register(Sale)
 class SaleAdmin(DocumentAdmin):
     list_display = ["number", "created_at", "register", "cashier", "total", "change"]
-    list_filter = ["register"]
-    search_fields = ["number", "client_token"]
-    date_hierarchy = "created_at"
+    # Bounded ranges on the indexed created_at (today, past 7 days, this month, this year): a date_hierarchy
+    # would list the years with SELECT DISTINCT DATE_TRUNC over every sale.
+    list_filter = ["register", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["number", "client_token"]  # matched exactly: see get_search_results
+    search_help_text = _("The sale number as printed on the receipt, or the client token.")
+    show_full_result_count = False
     inlines = [SaleLineInline, PaymentInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Equality, so that the unique indexes answer from a million sales: a substring match on number scans them
+        # all, and the token is compared as a UUID only when the term is one (never the column cast to text).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(number__in={term, term.upper()})  # the printed number, also typed in lower case
+        try:
+            match |= Q(client_token=uuid.UUID(term))
+        except ValueError:
+            pass
+        return queryset.filter(match), False
 
 
 class ReturnLineInline(ReadOnlyInline):

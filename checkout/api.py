@@ -15,7 +15,7 @@ from catalog.selectors import InactiveProduct, UnknownCode
 from checkout.cache import register_cached
 from checkout.models import ONLINE_REGISTER_CODE, Payment, Register, Sale, SaleLine
 from checkout.openapi import openapi_document
-from checkout.pricing import CheckoutError, LineInput, PaymentInput, PromotionSoldOut
+from checkout.pricing import CheckoutError, LineInput, PaymentInput, PriceChanged, PromotionSoldOut
 from checkout.selectors import sale_by_number, sale_number_for_token
 from checkout.services import NoOpenShift, TokenReused, sale_complete
 from stock.cache import on_hand_by_location_cached
@@ -28,11 +28,11 @@ from supermarket.unavailable import nul_field, nul_message
 NUMBER_LIMIT = Decimal(10**9)
 
 
-def _error(message: str, status: int, field: str = "") -> JsonResponse:
+def _error(message: str, status: int, field: str = "", **extra) -> JsonResponse:
     body = {"error": message}
     if field:
         body["field"] = field
-    return JsonResponse(body, status=status)
+    return JsonResponse(body | extra, status=status)
 
 
 def _scan(code: str):
@@ -205,6 +205,12 @@ def _payment(raw, i: int) -> PaymentInput:
     )
 
 
+def _expected_total(body: dict) -> Decimal | None:
+    """The total the client showed its customer, if it sent one: the sale is refused if it now comes to another."""
+    value = body.get("expected_total")
+    return None if value is None else _decimal(value, "expected_total")
+
+
 def _register(body: dict) -> Register:
     code = body.get("register")
     if code in (None, ""):
@@ -237,7 +243,10 @@ def sale_create(request: HttpRequest) -> JsonResponse:
             lines=_lines(_list(body, "lines")),
             payments=_payments(body),
             user=request.user,
+            expected_total=_expected_total(body),
         )
+    except PriceChanged as exc:
+        return _error(exc.message, 409, exc.field, total=_yuan(exc.total))
     except (NoOpenShift, PromotionSoldOut, TokenReused) as exc:
         return _error(exc.message, 409, exc.field)
     except CheckoutError as exc:

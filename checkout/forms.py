@@ -13,6 +13,9 @@ from supermarket.money import quantity_text
 from supermarket.overrides import APPROVAL_PERMISSION
 
 ZERO = Decimal("0")
+SHOWN_TOTAL_UNKNOWN = _(
+    "Prices may have changed since the basket was shown: check the total with the customer, then pay again."
+)
 
 
 def _amount(label, required: bool = False, max_digits: int | None = 12) -> forms.DecimalField:
@@ -90,6 +93,13 @@ class ManagerApprovalForm(forms.Form):
 
 
 class PayForm(ManagerApprovalForm):
+    # The total the cashier's screen showed, rendered with the basket and kept in step with it by the till script:
+    # the sale is refused if the basket now comes to another (checkout.pricing.PriceChanged). A page from before the
+    # field existed sends none, and then what the customer saw is not known: refused too, with the panel re-rendered
+    # for the total now.
+    shown_total = forms.DecimalField(
+        widget=forms.HiddenInput, error_messages={"required": SHOWN_TOTAL_UNKNOWN, "invalid": SHOWN_TOTAL_UNKNOWN}
+    )
     cash = _amount(_("Cash tendered"))
     card = _amount(_("Bank card"))
     wechat = _amount(_("WeChat Pay"))

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -413,6 +414,15 @@ class Promotion(models.Model):
     def quantity_left(self) -> Decimal | None:
         return None if self.quantity_limit is None else self.quantity_limit - self.quantity_sold
 
+    @property
+    def group_size(self) -> int | None:
+        """The units in one group of a multi-buy: N for N for a price, N + M for buy N get M free."""
+        if self.kind == self.Kind.MULTI_PRICE:
+            return self.buy_quantity or None
+        if self.kind == self.Kind.BUY_GET_FREE and self.buy_quantity and self.free_quantity:
+            return self.buy_quantity + self.free_quantity
+        return None
+
     def clean(self):
         errors = {}
         kind, Kind = self.kind, self.Kind
@@ -437,8 +447,8 @@ class Promotion(models.Model):
         elif self.stackable:
             errors["stackable"] = _("Only basket discounts stack; line promotions never combine.")
         for name in ("limit_per_sale", "quantity_limit"):
-            if getattr(self, name) is not None and getattr(self, name) <= 0:
-                errors[name] = _("Leave it empty for no limit, or enter more than zero.")
+            if problem := self._limit_problem(name):
+                errors[name] = problem
         if (
             "quantity_limit" not in errors
             and self.quantity_limit is not None
@@ -449,6 +459,25 @@ class Promotion(models.Model):
             }
         if errors:
             raise ValidationError(errors)
+
+    def _limit_problem(self, name: str) -> str | None:
+        """Why the limit in field `name` does not fit this kind of promotion, or None. Multi-buys count whole
+        groups and basket discounts whole sales; the other kinds also price weighed goods, so they take decimals
+        (pricing gives goods sold by the piece whole units only)."""
+        limit = getattr(self, name)
+        if limit is None:
+            return None
+        if limit <= 0:
+            return _("Leave it empty for no limit, or enter more than zero.")
+        whole_only = self.kind in (self.Kind.MULTI_PRICE, self.Kind.BUY_GET_FREE, self.Kind.BASKET)
+        if whole_only and limit != limit.to_integral_value():
+            return _("Enter a whole number for this kind of promotion.")
+        if self.group_size and limit % self.group_size:
+            return _("%(field)s must be a multiple of %(size)s, the size of one group.") % {
+                "field": capfirst(self._meta.get_field(name).verbose_name),
+                "size": self.group_size,
+            }
+        return None
 
 
 def promotions_changed() -> None:

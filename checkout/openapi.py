@@ -111,6 +111,11 @@ SALE_REQUEST = {
             "items": PAYMENT,
             "description": "at least one unless the sale comes to ¥0",
         },
+        "expected_total": {
+            **DECIMAL,
+            "description": "the total the customer was shown; if the sale now comes to another (a promotion ended, "
+            "a price changed), it is refused with 409 and nothing is written. Omitted or null: not checked",
+        },
     },
 }
 
@@ -120,6 +125,13 @@ def _json(schema: dict, description: str) -> dict:
 
 
 UNAUTHORIZED = _json(ERROR, "no valid token and no session")
+CONFLICT = {
+    **ERROR,
+    "properties": {
+        **ERROR["properties"],
+        "total": {**DECIMAL, "description": "when expected_total differs: the sale's total at the prices now"},
+    },
+}
 
 PATHS = {
     "/products/{code}": {
@@ -146,10 +158,11 @@ PATHS = {
                 "400": _json(ERROR, "malformed request; field names the field"),
                 "401": UNAUTHORIZED,
                 "409": _json(
-                    ERROR,
+                    CONFLICT,
                     "not enough (unexpired) stock, the register has no open shift, a limited promotion ran out "
-                    "(price the sale again and pay the new total), or the client_token was already used for a sale "
-                    "with other lines or payments",
+                    "(price the sale again and pay the new total), the sale comes to another total than "
+                    "expected_total (field expected_total; total gives the new one), or the client_token was "
+                    "already used for a sale with other lines or payments",
                 ),
             },
         }

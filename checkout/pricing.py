@@ -44,6 +44,22 @@ class PromotionSoldOut(CheckoutError):
         )
 
 
+class PriceChanged(CheckoutError):
+    """The sale, priced again at payment, comes to another total than the one the customer was shown: a promotion
+    ended or a shelf price changed while the basket was open. `total` is the total now."""
+
+    def __init__(self, *, total: Decimal, shown: Decimal):
+        super().__init__(
+            _(
+                "Prices changed since the basket was shown: new total ¥%(total)s (was ¥%(shown)s). "
+                "Check it with the customer, then pay again."
+            )
+            % {"total": total, "shown": shown},
+            field="expected_total",
+        )
+        self.total = total
+
+
 @dataclass(frozen=True)
 class LineInput:
     """What is being sold: a product, how much, and the amount a scale label or a manager's price fixed (if any)."""

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Category, Product
 from checkout.models import Promotion
 from supermarket.localcache import GenerationCache
-from supermarket.money import money, quantity_text
+from supermarket.money import FEN, money, quantity_text
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -42,7 +42,7 @@ class Rule:
     kind: str
     scope: str
     value: Decimal
-    buy: int
+    group: int  # units in one group of a multi-buy (Promotion.group_size), 0 for the other kinds
     free: int
     threshold: Decimal | None
     stackable: bool
@@ -66,13 +66,13 @@ class Rule:
 
     def amount(self, price: Decimal, quantity: Decimal, allowed: Decimal, by_weight: bool) -> tuple[Decimal, Decimal]:
         """What `quantity` units at shelf price `price` cost when `allowed` of them may be promotional, and how many
-        promotional units that uses. The units beyond `allowed` (or outside a complete multi-buy group) pay `price`."""
+        promotional units that uses. The units beyond `allowed` (or outside a complete multi-buy group) pay `price`.
+        For goods sold by the piece `allowed` is whole (`discounts` rounds it down)."""
         if self.kind in (Kind.MULTI_PRICE, Kind.BUY_GET_FREE):
             if by_weight:
                 return money(price * quantity), ZERO
-            size = self.buy + (self.free if self.kind == Kind.BUY_GET_FREE else 0)
-            groups = (allowed / size).to_integral_value(ROUND_FLOOR)
-            used = groups * size
+            groups = (allowed / self.group).to_integral_value(ROUND_FLOOR)
+            used = groups * self.group
             if self.kind == Kind.MULTI_PRICE:
                 return groups * self.value + money(price * (quantity - used)), used
             return money(price * (quantity - groups * self.free)), used
@@ -137,7 +137,7 @@ def load_rule_book(now: datetime | None = None) -> RuleBook:
             kind=p.kind,
             scope=p.scope,
             value=p.value,
-            buy=p.buy_quantity or 0,
+            group=p.group_size or 0,
             free=p.free_quantity or 0,
             threshold=p.threshold,
             stackable=p.stackable,
@@ -206,36 +206,73 @@ class Discounts:
     claims: dict[int, Decimal] = field(default_factory=dict)
 
 
-def _spread(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
-    """Split a money amount over lines in proportion to their weights; the last line takes the rounding."""
-    whole = sum(weights, ZERO)
-    shares, given = [], ZERO
-    for w in weights[:-1]:
-        share = money(total * w / whole) if whole else ZERO
-        shares.append(share)
-        given += share
-    return [*shares, total - given]
+def _spread(total: Decimal, amounts: Sequence[Decimal]) -> list[Decimal]:
+    """Split `total` (no more than the sum of `amounts`) over lines in proportion to their amounts, in whole fen:
+    every share is between zero and its line's amount and the shares add up to `total` exactly. Each line gets its
+    exact share rounded down; the fen still to give go one each to the lines that lost the most to that rounding
+    (largest remainder; ties to the larger amount, then the earlier line)."""
+    fen = [int(amount / FEN) for amount in amounts]
+    whole, to_give = sum(fen), int(total / FEN)
+    if not whole:
+        return [ZERO] * len(fen)
+    shares = [to_give * f // whole for f in fen]
+    # Fewer fen are left than lines with a remainder, and such a line was rounded below its amount: one more fits.
+    order = sorted(range(len(fen)), key=lambda i: (-(to_give * fen[i] % whole), -fen[i], i))
+    for i in order[: to_give - sum(shares)]:
+        shares[i] += 1
+    return [share * FEN for share in shares]
 
 
 def _sold_out(rule: Rule) -> str:
     return _("%(name)s has sold out: regular price.") % {"name": rule.name}
 
 
+def _limit_note(rule: Rule, remaining: Decimal | None, sale_left: Decimal | None, *, none: bool) -> str:
+    """Why a product gets fewer promotional units than it has (`none`: no unit at all) under `rule`: what is left of
+    its promotional quantity, or what the products before it left of its limit per sale. Empty when the limit per
+    sale alone stands in the way (the till shows no note for that)."""
+    if remaining is not None and (sale_left is None or remaining < sale_left):
+        if none:
+            return _sold_out(rule)
+        return _("%(name)s: only %(left)s left at the promotional price.") % {
+            "name": rule.name,
+            "left": quantity_text(remaining),
+        }
+    if sale_left is None or sale_left == rule.limit_per_sale:
+        return ""
+    limit = quantity_text(rule.limit_per_sale)
+    if none:
+        return _("%(name)s: the limit of %(limit)s per sale is used by other items.") % {
+            "name": rule.name,
+            "limit": limit,
+        }
+    return _("%(name)s: limit %(limit)s per sale, only %(left)s more at the promotional price.") % {
+        "name": rule.name,
+        "limit": limit,
+        "left": quantity_text(sale_left),
+    }
+
+
 def discounts(lines: Sequence[PricingLine], *, now: datetime | None = None, book: RuleBook | None = None) -> Discounts:
     """What promotions take off each line, by the precedence in docs/PROMOTIONS.md.
 
-    Line stage, per product (its lines pooled, scale-labelled lines left out): of the live line promotions covering
-    it, the one giving the lowest amount (ties: the oldest promotion), within its per-sale limit and what is left
-    of its promotional quantity. Basket stage: of the basket discounts whose threshold the covered lines reach
-    (lines with a line promotion count only for a stackable one), the largest, spread over those lines.
+    Line stage, per product in the order of their first lines (its lines pooled, scale-labelled lines left out):
+    of the live line promotions covering it, the one giving the lowest amount (ties: the oldest promotion), within
+    what the products before it left of its limit per sale and of its promotional quantity (whole units for goods
+    sold by the piece). Basket stage: of the basket discounts whose threshold the covered lines reach (lines with a
+    line promotion count only for a stackable one), the largest, spread over those lines.
     """
     now = now or timezone.now()
     book = book if book is not None else rule_book()
     result = Discounts(saving=[ZERO] * len(lines), names=[[] for _line in lines], notes=[""] * len(lines), claims={})
-    claimed: dict[int, Decimal] = {}
+    claimed: dict[int, Decimal] = {}  # of the promotional quantity, by limited promotion
+    given: dict[int, Decimal] = {}  # promotional units priced in this sale, by line promotion
 
     def left(rule: Rule) -> Decimal | None:
         return None if rule.quantity_left is None else rule.quantity_left - claimed.get(rule.pk, ZERO)
+
+    def left_in_sale(rule: Rule) -> Decimal | None:
+        return None if rule.limit_per_sale is None else rule.limit_per_sale - given.get(rule.pk, ZERO)
 
     pooled: dict[int, list[int]] = {}
     for i, line in enumerate(lines):
@@ -245,34 +282,28 @@ def discounts(lines: Sequence[PricingLine], *, now: datetime | None = None, book
         product = lines[indexes[0]].product
         quantity = sum((lines[i].quantity for i in indexes), ZERO)
         regular = sum((lines[i].amount for i in indexes), ZERO)
-        best, sold_out = None, None
+        best, blocked = None, ""
         for rule in book.line_rules(product, now):
-            allowed = quantity if rule.limit_per_sale is None else min(quantity, rule.limit_per_sale)
-            remaining = left(rule)
-            if remaining is not None:
-                if remaining <= 0:
-                    sold_out = sold_out or rule
-                    continue
-                allowed = min(allowed, remaining)
+            remaining, sale_left = left(rule), left_in_sale(rule)
+            allowed = min(n for n in (quantity, remaining, sale_left) if n is not None)
+            if not product.sold_by_weight:
+                allowed = allowed.to_integral_value(ROUND_FLOOR)  # never part of a piece at the promotional price
+            if allowed <= 0:
+                blocked = blocked or _limit_note(rule, remaining, sale_left, none=True)
+                continue
             amount, used = rule.amount(product.selling_price, quantity, allowed, product.sold_by_weight)
             if used and amount < regular and (best is None or (amount, rule.pk) < (best[0], best[2].pk)):
-                best = (amount, used, rule)
+                note = _limit_note(rule, remaining, sale_left, none=False) if allowed < quantity else ""
+                best = (amount, used, rule, note)
         if best is None:
-            if sold_out is not None:
-                for i in indexes:
-                    result.notes[i] = _sold_out(sold_out)
+            for i in indexes:
+                result.notes[i] = blocked
             continue
-        amount, used, rule = best
-        remaining = left(rule)
+        amount, used, rule, note = best
+        given[rule.pk] = given.get(rule.pk, ZERO) + used
         if rule.quantity_left is not None:
             claimed[rule.pk] = claimed.get(rule.pk, ZERO) + used
-        note = ""
-        if remaining is not None and remaining < quantity and (rule.limit_per_sale or quantity) > remaining:
-            note = _("%(name)s: only %(left)s left at the promotional price.") % {
-                "name": rule.name,
-                "left": quantity_text(remaining),
-            }
-        for i, share in zip(indexes, _spread(regular - amount, [lines[i].quantity for i in indexes]), strict=True):
+        for i, share in zip(indexes, _spread(regular - amount, [lines[i].amount for i in indexes]), strict=True):
             result.saving[i] += share
             result.names[i].append(rule.name)
             result.notes[i] = note

@@ -31,6 +31,7 @@ from checkout.pricing import (
     CheckoutError,
     LineInput,
     PaymentInput,
+    PriceChanged,
     Tender,
     Totals,
     check_chargeable,
@@ -151,6 +152,7 @@ def sale_complete(
     approved_by=None,
     cart_approvals: bool = False,
     change_limit: Decimal | None = None,
+    expected_total: Decimal | None = None,
 ) -> SaleResult:
     """Complete a whole sale in one transaction, exactly once per client token.
 
@@ -166,6 +168,8 @@ def sale_complete(
     given on that cart to sell a product past the stock on hand lets the sale take that product's on-hand below zero
     (another short line is still refused); no other caller's sale can borrow it by sending the cart's token.
     With change_limit, cash that would give that much change or more is refused (pricing.tender).
+    With expected_total (the total the customer was shown), a sale that prices to another total now (a promotion
+    ended, a shelf price changed) is refused with PriceChanged before anything is written.
     """
     fingerprint = request_fingerprint(register, lines, payments)
     existing, sale_id = _sale_for_token(client_token)
@@ -188,6 +192,8 @@ def sale_complete(
     if not register.active:
         raise CheckoutError(_("Register %(code)s is not in use.") % {"code": register.code}, field="register")
     totals = price_lines(lines)
+    if expected_total is not None and totals.total != expected_total:
+        raise PriceChanged(total=totals.total, shown=expected_total)
     if not payments and totals.total:  # a sale at ¥0 (every line given away by a manager) takes no payment
         raise CheckoutError(_("A sale needs at least one payment."), field="payments")
     paid = tender(totals.total, payments, change_limit=change_limit)
@@ -714,10 +720,19 @@ def cart_cancel(*, cart: Cart) -> None:
 
 
 @transaction.atomic
-def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approved_by=None) -> SaleResult:
+def cart_checkout(
+    *,
+    cart: Cart,
+    payments: Sequence[PaymentInput],
+    user,
+    approved_by=None,
+    expected_total: Decimal | None = None,
+) -> SaleResult:
     """Complete the cart as a sale (its token is the client token) and drop it. Same raises as sale_complete, and
     CheckoutError for cash that would give ¥100 change or more: no customer hands over a ¥100 note (the largest)
     that is not needed, so it is a slip of the keys, or a barcode scanned into the cash field.
+    The till passes the total its screen showed as expected_total: the basket is priced again under the cart's lock,
+    and a new total (a promotion ended, a price changed while the basket was open) raises PriceChanged.
     The cart's row is locked first, as a manager's approval on it locks it before its lines."""
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
     result = sale_complete(
@@ -729,6 +744,7 @@ def cart_checkout(*, cart: Cart, payments: Sequence[PaymentInput], user, approve
         approved_by=approved_by,
         cart_approvals=True,
         change_limit=LARGEST_NOTE,
+        expected_total=expected_total,
     )
     cart.delete()
     return result

@@ -309,11 +309,19 @@ def pay(request: HttpRequest) -> HttpResponse:
         return _basket_response(request, message=message, state="error", pay_form=form, status=409)
     manager = form.cleaned_data["manager"] if form.cleaned_data.get("manager_username") else None
     try:
-        result = services.cart_checkout(cart=cart, payments=form.payments(), user=request.user, approved_by=manager)
+        result = services.cart_checkout(
+            cart=cart,
+            payments=form.payments(),
+            user=request.user,
+            approved_by=manager,
+            expected_total=form.cleaned_data["shown_total"],
+        )
     except ExpiredStock as exc:
         form.needs_manager = True
         return _basket_response(request, message=str(exc), state="error", pay_form=form, status=409)
     except (CheckoutError, InsufficientStock) as exc:
+        # Also a promotion sold out or prices changed since the basket was shown (PromotionSoldOut, PriceChanged):
+        # the basket and the panel again at the prices now, so the next press pays the total on screen.
         return _basket_response(request, message=str(exc), state="error", pay_form=form, status=409)
     return _to_receipt(request, result.sale.number)
 

@@ -37,6 +37,13 @@ def report_export(job: JobRun, **arguments) -> None:
 KINDS = {"forecast_chunk": forecast_chunk, "report_export": report_export}
 
 
+def forecast_nightly() -> None:
+    """The scheduled nightly run (supermarket/schedule.py): what `manage.py forecast_all` does with its defaults, a
+    batch of forecast jobs for the sales floor with history up to yesterday."""
+    batch = services.forecast_batch_start(location=Location.default(), history_end=services.history_end_latest())
+    logger.info("nightly forecast batch %s: %s products", batch.pk, batch.total)
+
+
 def _error_text(error: Exception) -> str:
     """What the job page shows: a refused export's own message, written for the manager; for anything else the
     exception's type as well, since its message alone (a KeyError's "'slug'") says little."""

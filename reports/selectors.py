@@ -13,7 +13,8 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, 
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Category, Product
+from catalog.models import Product
+from catalog.selectors import category_paths
 from reports.models import Forecast, ForecastDay, SalesCategoryDaily, SalesDaily
 from stock.models import Location, StockLevel
 from supermarket.money import money, quantity
@@ -61,25 +62,6 @@ def _margin(row) -> None:
     row.quantity, row.amount, row.cost = quantity(row.quantity), money(row.amount), money(row.cost)
     row.margin = row.amount - row.cost
     row.margin_percent = _share(row.margin, row.amount) if row.amount else None
-
-
-def category_paths() -> dict[int, str]:
-    """Every category's full path as Category.__str__ writes it ("饮料 / 其他"), in one query.
-
-    Reports name categories by path: leaf names repeat ("饮料 / 其他", "零食 / 其他").
-    """
-    categories = {pk: (name, parent_id) for pk, name, parent_id in Category.objects.values_list("pk", "name", "parent")}
-    paths: dict[int, str] = {}
-
-    def path(pk: int) -> str:
-        if pk not in paths:
-            name, parent_id = categories[pk]
-            paths[pk] = f"{path(parent_id)} / {name}" if parent_id else name
-        return paths[pk]
-
-    for pk in categories:
-        path(pk)
-    return paths
 
 
 def _sales(start: date, end: date, location: Location | None, model=SalesDaily):

@@ -1,13 +1,14 @@
 import re
 from collections.abc import Iterable
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -19,7 +20,8 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from catalog.resources import LabelledExportForm, StockLevelResource
-from stock import purchasing, receiving, replenishment
+from catalog.selectors import product_ids_matching
+from stock import locations, purchasing, receiving, replenishment
 from stock.models import (
     CountLine,
     CountSession,
@@ -37,19 +39,7 @@ from stock.models import (
     WriteOff,
     WriteOffLine,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Quantities change only through the stock service, never by editing rows."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from supermarket.admin import HistoryAdmin, ReadOnlyAdmin
 
 
 class NumberSearchMixin:
@@ -84,21 +74,90 @@ class DeleteEachMixin:
                 self.delete_model(request, obj)
 
 
+class ProductSearchMixin:
+    """Search finds the rows of the products the text names, by product_id (catalog.selectors.product_ids_matching: a
+    main or extra barcode or a store code, exactly and in the stored form, as the product list takes it; or part of
+    the name), and rows whose `prefix_search_fields` start with it: both index lookups on these rows. Text matched
+    over the join with products would read every row of a million-row ledger; so would counting the whole table
+    besides the rows listed."""
+
+    search_fields = ["product__name"]  # shows the search box; the searching is get_search_results'
+    prefix_search_fields: tuple[str, ...] = ()
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = Q(product_id__in=product_ids_matching(term))
+        for field in self.prefix_search_fields:
+            found |= Q(**{f"{field}__startswith": term})
+        return queryset.filter(found), False
+
+
+class LocationAdminForm(forms.ModelForm):
+    def clean_is_default(self):
+        is_default = self.cleaned_data["is_default"]
+        # Until the form is valid its instance holds the location as stored.
+        if self.instance.is_default and not is_default:
+            raise ValidationError(
+                _(
+                    "Reports, forecasts and new purchase orders use this location: make another location the default "
+                    "instead."
+                )
+            )
+        return is_default
+
+    def validate_constraints(self):
+        # Ticking another location is how the default moves (location_save unticks the old one in the same
+        # transaction), so the one-default constraint is not checked against the rows as they stand.
+        try:
+            self.instance.validate_constraints(exclude={*self._get_validation_exclusions(), "is_default"})
+        except ValidationError as error:
+            self._update_errors(error)
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
+    """The store always has a default location: it is moved by ticking another, never unticked or deleted
+    (reports, forecasts and new purchase orders take it; the online register when it is first created)."""
+
+    form = LocationAdminForm
     list_display = ["code", "name", "kind", "is_default"]
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_default)
+
+    def save_model(self, request, obj, form, change):
+        previous = locations.location_save(location=obj)
+        if previous is not None:
+            self.message_user(
+                request,
+                _(
+                    "%(location)s is now the default location, instead of %(previous)s. Registers keep the location "
+                    "they sell from."
+                )
+                % {"location": obj, "previous": previous},
+            )
 
 
 @admin.register(Lot)
-class LotAdmin(admin.ModelAdmin):
+class LotAdmin(HistoryAdmin):
     list_display = ["product", "code", "expiry_date"]
     search_fields = ["code", "product__name", "product__barcode"]
     list_filter = ["expiry_date"]
     raw_id_fields = ["product"]
+    history_list_display = ["expiry_date"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A lot's stock levels and ledger rows count it under its product and code: once it exists it keeps both
+        # (another product's goods are received as a lot of their own). Its expiry date may change, with history.
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else [*fields, "product", "code"]
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
+class StockLevelAdmin(ProductSearchMixin, ExportMixin, ReadOnlyAdmin):
     # Export of the filtered list; CSV with BOM so that Excel reads the Chinese names.
     resource_classes = [StockLevelResource]
     export_form_class = LabelledExportForm
@@ -106,7 +165,7 @@ class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
     to_encoding = "utf-8-sig"
     list_display = ["product", "location", "lot", "on_hand", "ledger_link"]
     list_filter = ["location"]
-    search_fields = ["product__barcode", "product__name"]
+    search_help_text = gettext_lazy("A barcode (a case barcode too), a store code or part of a product name.")
     list_select_related = ["product", "location", "lot"]
 
     @admin.display(description=gettext_lazy("ledger"))
@@ -117,7 +176,7 @@ class StockLevelAdmin(ExportMixin, ReadOnlyAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
+class StockMovementAdmin(ProductSearchMixin, ReadOnlyAdmin):
     list_display = [
         "created_at",
         "product",
@@ -130,10 +189,14 @@ class StockMovementAdmin(ReadOnlyAdmin):
         "document_link",
         "user",
     ]
+    # Dates by the filter's fixed ranges (today, past 7 days, this month, this year), read through the created_at
+    # index: a date hierarchy would first list the years of every row.
     list_filter = ["kind", "location", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["product__barcode", "product__name", "reference"]
+    prefix_search_fields = ("reference",)
+    search_help_text = gettext_lazy(
+        "A barcode (a case barcode too), a store code, part of a product name, or the start of a reference."
+    )
     list_select_related = ["product", "location", "lot", "user"]
-    date_hierarchy = "created_at"
 
     @admin.display(description=gettext_lazy("document"))
     def document_link(self, movement: StockMovement) -> str:

@@ -2,8 +2,20 @@ from django.contrib import admin
 from django.contrib.admin.utils import label_for_field
 from simple_history.admin import SimpleHistoryAdmin
 
-from stock.admin import ReadOnlyAdmin
 from supermarket.models import ManagerOverride
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services write (the ledger, posted documents, override records): read, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ManagerOverride)

@@ -3,6 +3,7 @@
 import json
 import logging
 import time
+from contextvars import ContextVar
 
 from django.db import connection
 
@@ -22,6 +23,20 @@ FIELDS = (
     "queue",
     "error",
 )
+
+
+# The job being run (job, job_id, queue), set by supermarket.jobs.job_observed; a forked work horse inherits it.
+current_job: ContextVar[dict | None] = ContextVar("current_job", default=None)
+
+
+class JobFieldsFilter(logging.Filter):
+    """Adds the running job's fields to every line logged while it runs: RQ's own lines and the job's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (current_job.get() or {}).items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
 
 
 class JSONFormatter(logging.Formatter):

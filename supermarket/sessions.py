@@ -44,3 +44,10 @@ class SessionStore(DBStore):
         super().delete(session_key)
         if key is not None:
             rows.forget([key])
+
+
+def sessions_clear_expired() -> None:
+    """Delete expired session rows (what `manage.py clearsessions` does); scheduled daily by supermarket/schedule.py.
+    Nothing else removes them: a session that simply times out stays in the table. A worker's cached copy of a
+    deleted row was already refused as expired."""
+    SessionStore.clear_expired()

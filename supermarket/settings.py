@@ -6,7 +6,7 @@ and background jobs run inline. DATABASE_URL=postgres://... and
 REDIS_URL=redis://... give the production shape.
 """
 
-import os
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,11 +14,13 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from supermarket.env import env  # an empty variable (NAME= in .env) counts as unset, everywhere below
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def envbool(name: str, default: str = "False") -> bool:
-    value = os.getenv(name, default).strip().lower()
+    value = env(name, default).strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off", ""):
@@ -27,7 +29,7 @@ def envbool(name: str, default: str = "False") -> bool:
 
 
 def envint(name: str, default: str) -> int:
-    value = os.getenv(name, default)
+    value = env(name, default)
     try:
         return int(value)
     except ValueError:
@@ -35,16 +37,16 @@ def envint(name: str, default: str) -> int:
 
 
 def envlist(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 DEBUG = envbool("DEBUG")
-DATABASE_URL = os.getenv("DATABASE_URL", "")
-REPLICA_DATABASE_URL = os.getenv("REPLICA_DATABASE_URL", "")
-REDIS_URL = os.getenv("REDIS_URL", "")
+DATABASE_URL = env("DATABASE_URL", "")
+REPLICA_DATABASE_URL = env("REPLICA_DATABASE_URL", "")
+REDIS_URL = env("REDIS_URL", "")
 EMBEDDED = not DATABASE_URL
 
-SECRET_KEY = os.getenv("SECRET_KEY", "")
+SECRET_KEY = env("SECRET_KEY", "")
 if not SECRET_KEY:
     if not (EMBEDDED or DEBUG):
         raise ImproperlyConfigured(
@@ -135,7 +137,7 @@ if EMBEDDED:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.getenv("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "NAME": env("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
@@ -174,7 +176,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.getenv("CACHE_KEY_PREFIX", "sm"),
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "sm"),
         }
     }
 else:
@@ -187,7 +189,11 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("default", 600), ("reports", 1800), ("forecasts", 3600))
 }
-RQ = {"COMMIT_MODE": "auto"}
+# The worker class times every job (supermarket_job_seconds) and tags its log lines with the job's fields.
+RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "supermarket.worker.Worker"}
+# Periodic jobs (supermarket/schedule.py, run by the one `scheduler` process): cron fields in TIME_ZONE.
+FORECAST_SCHEDULE = env("FORECAST_SCHEDULE", "0 3 * * *")
+SESSIONS_CLEAR_SCHEDULE = env("SESSIONS_CLEAR_SCHEDULE", "30 4 * * *")
 
 # Auth --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -203,6 +209,8 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "supermarket.a
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", "15") / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address is the client's, not the reverse proxy's (which would lock a name out at every till at once).
+AXES_CLIENT_IP_CALLABLE = "supermarket.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "security/locked_out.html"
@@ -218,10 +226,10 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 LOGIN_REDIRECT_URL = "/"
 
 # Language, time and money --------------------------------------------------------
-LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "zh-hans")
+LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = os.getenv("TIME_ZONE", "Asia/Shanghai")
+TIME_ZONE = env("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 # The till remembers the cashier's language past logout and browser restarts (the session does not).
@@ -241,14 +249,25 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
 # Production hardening (values only; the shape is the same everywhere) ---------------
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "False")
+# Probes and scrapes call the process directly over plain HTTP (compose healthcheck, load balancer, Prometheus):
+# a redirect to https would fail all three. The paths as SecurityMiddleware matches them, without the leading /.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "False")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "False")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies (addresses or networks) whose X-Forwarded-For names the client (supermarket.clientip); empty:
+# none, the client is REMOTE_ADDR. Used by login throttling and the /metrics allow-list.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES must list addresses or networks, got {_proxy!r}") from None
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "False")
 SESSION_COOKIE_HTTPONLY = True
@@ -275,7 +294,7 @@ STOCK_ALLOW_NEGATIVE_SALES = envbool("STOCK_ALLOW_NEGATIVE_SALES", "False")
 # Days between two orders to the same supplier: replenishment orders cover lead time plus this.
 STOCK_REVIEW_PERIOD_DAYS = envint("STOCK_REVIEW_PERIOD_DAYS", "7")
 # Store-assigned codes (loose produce, PLU numbers) accepted besides GTINs.
-CATALOG_STORE_CODE_REGEX = os.getenv("CATALOG_STORE_CODE_REGEX", r"^(?:\d{4,5}|[A-Z]{1,3}\d{1,9})$")
+CATALOG_STORE_CODE_REGEX = env("CATALOG_STORE_CODE_REGEX", r"^(?:\d{4,5}|[A-Z]{1,3}\d{1,9})$")
 # Supplier catalog uploads larger than this (bytes) are previewed and imported by an RQ job.
 CATALOG_IMPORT_INLINE_MAX_BYTES = envint("CATALOG_IMPORT_INLINE_MAX_BYTES", "1000000")
 # Largest supplier catalog accepted at all (the admin form refuses bigger files with their size).
@@ -309,10 +328,10 @@ SCAN_TIME_BUDGET_MS = envint("SCAN_TIME_BUDGET_MS", "1500")
 SCAN_CACHE_SIZE = envint("SCAN_CACHE_SIZE", "5000")
 
 # Metrics: scrapes are allowed from these networks, or anywhere with "Authorization: Bearer <METRICS_TOKEN>".
-METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
+METRICS_TOKEN = env("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = envlist("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
 
-LOG_FORMAT = os.getenv("LOG_FORMAT", "json")
+LOG_FORMAT = env("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -320,12 +339,13 @@ LOGGING = {
         "json": {"()": "supermarket.logs.JSONFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "filters": {"job": {"()": "supermarket.logs.JobFieldsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job"]}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # Each request is logged once, as JSON, by supermarket.logs.RequestLogMiddleware.
         "django.server": {"level": "WARNING"},
-        "supermarket.request": {"level": os.getenv("REQUEST_LOG_LEVEL", "INFO")},
+        "supermarket.request": {"level": env("REQUEST_LOG_LEVEL", "INFO")},
     },
 }

@@ -1,6 +1,20 @@
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from stock.models import Location
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_names_without_a_manifest():
+    # Production's storage names files by the manifest collectstatic leaves in staticfiles/ (after `make demo`),
+    # and the tests expect plain names: the run must not depend on what the working copy has collected.
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        yield
 
 
 @pytest.fixture

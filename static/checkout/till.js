@@ -155,8 +155,9 @@
     }
   }
 
-  // The panel pays for the basket on screen: its total, and its cart's token, which makes a retry one sale and
-  // which the till checks is still the open cart's. Cash still holding the total filled in follows the new one.
+  // The panel pays for the basket on screen: its total, which the till checks the basket still comes to (prices
+  // may change while it is open), and its cart's token, which makes a retry one sale and which the till checks is
+  // still the open cart's. Cash still holding the total filled in follows the new one.
   function payFor(shown) {
     const cash = document.getElementById("pay-cash");
     const total = document.getElementById("pay-total");
@@ -165,6 +166,7 @@
       if (document.activeElement === cash) cash.select();
     }
     total.textContent = shown.dataset.total;
+    payPanel().elements.shown_total.value = shown.dataset.total;
     payPanel().elements.token.value = shown.dataset.token;
   }
 

@@ -12,6 +12,7 @@ from PIL import Image
 from catalog.scanning import Symbology
 from stock.models import CountEntry
 from stock.stocktake import count_session_start
+from tests.browser import admin_login
 from tests.catalog.test_scan_decoding import QR_TEXT, in_frame, render_code
 from tests.factories import ProductFactory
 
@@ -62,11 +63,7 @@ def count_page(live_server, session, args=()):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[*flags, *args], headless=True)
         page = browser.new_page()
         page.set_default_timeout(30_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "lager")
-        page.fill("#id_password", "lager-pass-1")
-        page.press("#id_password", "Enter")
-        page.wait_for_url("**/admin/")
+        admin_login(page, live_server.url, "lager", "lager-pass-1")
         page.goto(f"{live_server.url}/stock/counts/{session.pk}/")
         yield page
         browser.close()

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission
 
 from checkout.models import Register
 from checkout.pricing import LineInput, PaymentInput
+from checkout.selectors import basket, till_carts
 from checkout.services import sale_complete, shift_open
 from stock.models import MovementKind
 from stock.services import Move, stock_move_batch
@@ -73,11 +74,17 @@ def sell(cashier):
 
 @pytest.fixture
 def till(client, cashier, register, shift):
-    """The cashier logged in at the till bound to the register: till("scan/", code=...) posts an htmx action."""
+    """The cashier logged in at the till bound to the register: till("scan/", code=...) posts an htmx action.
+    "pay/" sends the total of the basket as the till would show it now, as the pay panel does, unless the test
+    gives shown_total."""
     client.force_login(cashier)
     client.post("/checkout/register/", {"register": register.pk})
 
     def post(path: str, **data):
+        if path == "pay/" and "shown_total" not in data:
+            cart, _held = till_carts(register)
+            if cart is not None:
+                data["shown_total"] = basket(cart).totals.total
         return client.post(f"/checkout/{path}", data, HTTP_HX_REQUEST="true")
 
     post.client = client

@@ -7,11 +7,10 @@ from django.contrib.auth import get_user_model
 
 from checkout.models import Register, Sale
 from stock.models import StockLevel
+from tests.browser import CHROMIUM_ARGS
 from tests.factories import ProductFactory
 
 playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 @pytest.fixture(scope="session")

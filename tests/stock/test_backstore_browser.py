@@ -9,11 +9,11 @@ from stock.models import CountLine, ReceiptLine
 from stock.purchasing import OrderLine, purchase_order_create, purchase_order_send
 from stock.receiving import receipt_start
 from stock.stocktake import count_session_start
+from tests.browser import CHROMIUM_ARGS, admin_login
 from tests.factories import ProductFactory
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -31,11 +31,7 @@ def phone(metrics_loaded, monkeypatch, transactional_db, live_server):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
         page.set_default_timeout(30_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "lager")
-        page.fill("#id_password", "lager-pass-1")
-        page.press("#id_password", "Enter")
-        page.wait_for_url("**/admin/")
+        admin_login(page, live_server.url, "lager", "lager-pass-1")
         yield page
         browser.close()
 

@@ -33,7 +33,7 @@ def settings_variables() -> set[str]:
 
 
 def test_every_procfile_process_is_a_compose_service_with_the_same_command(compose, procfile):
-    assert set(procfile) == {"web", "worker", "release"}
+    assert set(procfile) == {"web", "worker", "release", "scheduler"}
     for name, command in procfile.items():
         assert compose["services"][name]["command"] == command, name
 
@@ -57,17 +57,29 @@ def test_compose_has_the_production_services_with_health_checks(compose):
 def test_web_port_matches_the_gunicorn_bind(compose):
     web = compose["services"]["web"]
     port = web["environment"]["PORT"]
-    assert f"{port}:{port}" in web["ports"]
+    assert f"127.0.0.1:{port}:{port}" in web["ports"]  # this host's proxy only: nobody goes around it
     assert "PORT" in (ROOT / "supermarket" / "gunicorn.conf.py").read_text()
     assert "readyz" in " ".join(web["healthcheck"]["test"])
 
 
 def test_app_services_read_the_env_file_and_point_at_compose_db_and_redis(compose):
-    for name in ("web", "worker", "release"):
+    for name in ("web", "worker", "release", "scheduler"):
         service = compose["services"][name]
         assert service["env_file"] == ".env"
         assert "@db:5432/" in service["environment"]["DATABASE_URL"]
         assert service["environment"]["REDIS_URL"].startswith("redis://redis:6379")
+
+
+def test_web_and_background_processes_share_the_media_directory(compose):
+    """Catalog uploads and report exports are written by one process and read by another."""
+    mounts = {name: set(compose["services"][name].get("volumes", [])) for name in ("web", "worker", "scheduler")}
+    assert all("media:/app/var/media" in volumes for volumes in mounts.values()), mounts
+    assert "media" in compose["volumes"]
+    assert "mkdir -p /app/var/media" in (ROOT / "Dockerfile").read_text()  # so the volume is the app user's
+
+
+def test_exactly_one_scheduler_runs(compose):
+    assert compose["services"]["scheduler"]["deploy"]["replicas"] == 1
 
 
 def test_every_variable_compose_or_settings_use_is_listed_in_env_example(compose):

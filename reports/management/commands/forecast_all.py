@@ -1,9 +1,8 @@
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from reports.services import forecast_batch_start
+from reports.services import forecast_batch_start, history_end_latest
 from stock.models import Location
 
 
@@ -25,7 +24,7 @@ class Command(BaseCommand):
         try:
             batch = forecast_batch_start(
                 location=place,
-                history_end=history_end or timezone.localdate() - timedelta(days=1),
+                history_end=history_end or history_end_latest(),
                 horizon=horizon,
                 chunk_size=chunk_size,
             )
