@@ -22,6 +22,9 @@ keepalive = 5
 max_requests = int(env("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 accesslog = None  # each request is logged once, as JSON, by the application
+# X-Forwarded-Proto (https behind the TLS proxy) is believed only from the proxies whose X-Forwarded-For the
+# application believes (settings.TRUSTED_PROXIES); with none named, gunicorn's default: this host only.
+forwarded_allow_ips = env("TRUSTED_PROXIES", "127.0.0.1,::1")
 errorlog = "-"
 
 # Metrics from every worker add up in one exposition (prometheus_client multiprocess mode). Written back to the

@@ -259,7 +259,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "False")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "False")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# No SECURE_PROXY_SSL_HEADER: Django would take X-Forwarded-Proto from any client. gunicorn sets the scheme from it
+# only for a request from TRUSTED_PROXIES (forwarded_allow_ips, supermarket/gunicorn.conf.py).
 # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client (supermarket.clientip); empty:
 # none, the client is REMOTE_ADDR. Used by login throttling and the /metrics allow-list.
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")

@@ -141,6 +141,19 @@ def test_gunicorn_with_empty_variables_starts_with_its_defaults(tmp_path):
     assert conf["isdir"] and os.path.isabs(conf["path"]) and conf["path"].startswith(str(tmp_path))
 
 
+def test_gunicorn_takes_the_https_scheme_only_from_the_trusted_proxies_and_django_from_nobody():
+    probe = (
+        "import json, runpy; print(json.dumps(runpy.run_path('supermarket/gunicorn.conf.py')['forwarded_allow_ips']))"
+    )
+    named = run_python(probe, TRUSTED_PROXIES="172.30.0.1,10.0.0.0/8")
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout) == "172.30.0.1,10.0.0.0/8"
+    unset = run_python(probe, TRUSTED_PROXIES="")
+    assert json.loads(unset.stdout) == "127.0.0.1,::1"
+    # Django's own header setting would take X-Forwarded-Proto from any client that can reach gunicorn.
+    assert settings.SECURE_PROXY_SSL_HEADER is None
+
+
 # HTTPS redirect and hosts ----------------------------------------------------------------------------------------
 
 
