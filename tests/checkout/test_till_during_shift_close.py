@@ -53,8 +53,15 @@ def _in_a_thread(till, action: str, **data):
     return answer
 
 
-def _open_basket(register) -> Cart:
-    return Cart.objects.select_for_update().get(register=register, status=Cart.Status.OPEN)
+def _while_the_basket_is_locked(till, register, action: str, meanwhile, **data):
+    """The till's answer to the action posted while the register's open basket is locked: once the action waits for
+    the lock, meanwhile(cart) runs (a shift close, a cancel in another window), then the lock is let go."""
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().get(register=register, status=Cart.Status.OPEN)
+        answer = _in_a_thread(till, action, **data)
+        _wait_for_a_lock_waiter()
+        meanwhile(cart)
+    return answer()
 
 
 def test_a_scan_that_reaches_the_basket_the_shift_close_dropped_is_refused_and_adds_nothing(
@@ -63,14 +70,15 @@ def test_a_scan_that_reaches_the_basket_the_shift_close_dropped_is_refused_and_a
     (milk,) = stocked(1)
     till("scan/", code=milk.barcode)
     till("line/void/", line=CartLine.objects.get().pk)  # the basket is empty: the close may drop it
-    with transaction.atomic():
-        # The close's first step, with the scan on its way: the register's open basket locked. The scan read the
-        # basket before it; its line then waits for the basket's row, which the close drops.
-        _open_basket(register)
-        answer = _in_a_thread(till, "scan/", code=milk.barcode)
-        _wait_for_a_lock_waiter()
-        shift_close(shift=shift, counted_cash=Decimal("200.00"), user=cashier)
-    response = answer()
+    # The close's first step, with the scan on its way: the register's open basket locked. The scan read the basket
+    # before it; its line then waits for the basket's row, which the close drops.
+    response = _while_the_basket_is_locked(
+        till,
+        register,
+        "scan/",
+        lambda cart: shift_close(shift=shift, counted_cash=Decimal("200.00"), user=cashier),
+        code=milk.barcode,
+    )
     assert response.status_code == 422
     assert b'data-state="error"' in response.content
     assert b"The shift on register T01 was closed before this scan reached it: open a shift to sell." in (
@@ -88,12 +96,10 @@ def test_a_scan_that_reaches_a_basket_another_window_cancelled_is_refused_and_ad
 ):
     milk, bread = stocked(2)
     till("scan/", code=milk.barcode)
-    with transaction.atomic():
-        cart = _open_basket(register)
-        answer = _in_a_thread(till, "scan/", code=bread.barcode)
-        _wait_for_a_lock_waiter()
-        cart_cancel(cart=cart)  # the cancel button in another window
-    response = answer()
+    # The cancel button in another window.
+    response = _while_the_basket_is_locked(
+        till, register, "scan/", lambda cart: cart_cancel(cart=cart), code=bread.barcode
+    )
     assert response.status_code == 422
     assert b"The sale on screen ended in another window before this scan reached it: scan the item again." in (
         response.content
@@ -109,14 +115,15 @@ def test_a_held_sale_recalled_while_the_shift_closes_does_not_deadlock_the_two(t
     held = Cart.objects.get(status=Cart.Status.HELD)
     till("scan/", code=milk.barcode)
     till("line/void/", line=CartLine.objects.get(cart__status=Cart.Status.OPEN).pk)
-    with transaction.atomic():
-        # The recall locks the register's row, then the open basket, which the close locked first: the close must not
-        # then wait for the register's row (a deadlock, which the database broke by failing one of them).
-        _open_basket(register)
-        answer = _in_a_thread(till, "recall/", cart=held.pk)
-        _wait_for_a_lock_waiter()
-        shift_close(shift=shift, counted_cash=Decimal("200.00"), user=cashier)
-    response = answer()
+    # The recall locks the register's row, then the open basket, which the close locked first: the close must not
+    # then wait for the register's row (a deadlock, which the database broke by failing one of them).
+    response = _while_the_basket_is_locked(
+        till,
+        register,
+        "recall/",
+        lambda cart: shift_close(shift=shift, counted_cash=Decimal("200.00"), user=cashier),
+        cart=held.pk,
+    )
     assert response.status_code == 200, response.content
     assert Shift.objects.get().closed_at is not None
     # The held sale stays with the register, open, for the next shift.
